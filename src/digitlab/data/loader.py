@@ -1,0 +1,139 @@
+"""TensorLoader: a whole split as one tensor on the device, shuffled with randperm, sliced into batches.
+
+airbench's recipe, for MNIST: preparation (resize / rescale / normalize / NCHW) happens once for the
+whole split; each epoch draws one permutation from its own generator seeded by (seed, epoch), so the order
+never depends on the global RNG and a resumed run sees exactly the same batches. Augmentation is a batch
+op whose randomness comes from a generator seeded by (seed, epoch, step). The loader is just __len__ and
+__iter__; `start_step` skips batches already trained on when resuming.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+import numpy as np
+import torch
+
+from digitlab.data.transforms import Augment, to_float_nchw
+from digitlab.errors import DataError
+
+
+def prepare_images(
+    images: np.ndarray | torch.Tensor,
+    mean: float,
+    std: float,
+    device: torch.device | str = "cpu",
+    normalize: bool = True,
+    size: int = 0,
+    pad: int = 0,
+    dtype: torch.dtype = torch.float32,
+) -> torch.Tensor:
+    """(N, H, W) uint8 -> (N, 1, S, S) normalized float on `device`, done once for a whole split."""
+    t = torch.as_tensor(np.ascontiguousarray(images)) if isinstance(images, np.ndarray) else images
+    if t.dtype != torch.uint8:
+        raise DataError(f"expected uint8 images, got {t.dtype}")
+    return to_float_nchw(t.to(device), mean, std, normalize=normalize, size=size, pad=pad, dtype=dtype)
+
+
+def select(
+    images: np.ndarray,
+    labels: np.ndarray,
+    classes: Sequence[int] = (),
+    limit: int = 0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Keep only some classes (labels unchanged), then the first `limit` examples."""
+    if classes:
+        keep = np.isin(labels, np.asarray(classes))
+        images, labels = images[keep], labels[keep]
+    if limit:
+        images, labels = images[:limit], labels[:limit]
+    return images, labels
+
+
+def carve_validation(
+    images: np.ndarray, labels: np.ndarray, val_size: int, seed: int
+) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    """Split a seeded random `val_size` examples off the training set: ((train), (val))."""
+    if not 0 < val_size < len(labels):
+        raise DataError(f"validation size {val_size} must be between 1 and {len(labels) - 1}")
+    order = np.random.default_rng(seed).permutation(len(labels))
+    val, train = np.sort(order[:val_size]), np.sort(order[val_size:])
+    return (images[train], labels[train]), (images[val], labels[val])
+
+
+def epoch_generator(seed: int, *parts: int) -> torch.Generator:
+    """A CPU generator for one (seed, epoch[, step]) cell: independent of the global RNG."""
+    g = torch.Generator()
+    key = seed
+    for p in parts:
+        key = (key * 1_000_003 + p + 1) % (2**63 - 1)
+    g.manual_seed(key)
+    return g
+
+
+class TensorLoader:
+    """Batches of (images, labels) from device tensors.
+
+    images: (N, C, H, W) float, already prepared; labels: (N,) int64 on the same device.
+    """
+
+    def __init__(
+        self,
+        images: torch.Tensor,
+        labels: torch.Tensor,
+        batch_size: int,
+        shuffle: bool = False,
+        drop_last: bool = False,
+        seed: int = 0,
+        augment: Augment | None = None,
+        rank: int = 0,
+        world_size: int = 1,
+    ) -> None:
+        if batch_size <= 0:
+            raise DataError(f"batch size must be positive, got {batch_size}")
+        if len(images) != len(labels):
+            raise DataError(f"{len(images)} images but {len(labels)} labels")
+        self.images, self.labels = images, labels
+        self.batch_size, self.shuffle, self.drop_last = batch_size, shuffle, drop_last
+        self.seed, self.augment = seed, augment
+        self.rank, self.world_size = rank, world_size
+        self.epoch = 0
+        self.start_step = 0
+
+    def set_epoch(self, epoch: int, start_step: int = 0) -> None:
+        """Choose the epoch's order, and skip `start_step` batches (resume mid-epoch)."""
+        self.epoch, self.start_step = epoch, start_step
+
+    def __len__(self) -> int:
+        n = len(self.labels)
+        return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
+
+    def order(self) -> torch.Tensor | None:
+        """This epoch's permutation of example indices (None = natural order)."""
+        if not self.shuffle:
+            return None
+        return torch.randperm(len(self.labels), generator=epoch_generator(self.seed, self.epoch))
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        perm = self.order()
+        if perm is not None:
+            perm = perm.to(self.images.device)
+        n, bs = len(self.labels), self.batch_size
+        for step in range(self.start_step, len(self)):
+            lo, hi = step * bs, min((step + 1) * bs, n)
+            if perm is None:
+                x, y = self.images[lo:hi], self.labels[lo:hi]
+            else:
+                idx = perm[lo:hi]
+                x, y = self.images.index_select(0, idx), self.labels.index_select(0, idx)
+            if self.world_size > 1:  # each rank takes its strided share of the same global batch
+                x, y = x[self.rank :: self.world_size], y[self.rank :: self.world_size]
+            if self.augment is not None and self.augment.active:
+                x = self.augment(x, epoch_generator(self.seed, self.epoch, step))
+            yield x, y
+        self.start_step = 0
+
+    def dicts(self) -> Iterator[dict[str, torch.Tensor]]:
+        """The tutorials' create_dict_iterator habit: {"image": ..., "label": ...} per batch."""
+        for x, y in self:
+            yield {"image": x, "label": y}

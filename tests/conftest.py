@@ -1,0 +1,22 @@
+from __future__ import annotations
+
+import pytest
+
+from tests.helpers import write_dataset
+
+
+@pytest.fixture(autouse=True)
+def isolated_env(tmp_path_factory, monkeypatch):
+    """Every test gets its own cache and runs folder, and never touches the network."""
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(home / "cache"))
+    monkeypatch.setenv("DIGITLAB_RUNS", str(home / "runs"))
+    monkeypatch.setenv("DIGITLAB_OFFLINE", "1")
+    monkeypatch.delenv("DIGITLAB_DATA", raising=False)
+    yield home
+
+
+@pytest.fixture(scope="session")
+def idx_dir(tmp_path_factory):
+    """A folder with a small synthetic dataset in MNIST's file names (use with --dataset idx)."""
+    return write_dataset(tmp_path_factory.mktemp("idx") / "digits", n_train=600, n_test=200)
