@@ -1,12 +1,52 @@
 """digitlab: train, evaluate, compare, explain and serve handwritten-digit classifiers.
 
 The public API (everything the CLI does is one of these plain functions):
-    train(config) -> summary          evaluate(run_or_checkpoint) -> metrics
-    load_dataset(name)                get_model(name), list_models()
+    train(config) -> summary            resume(run_dir) -> summary
+    evaluate(run_or_checkpoint) -> dict load_model(run_or_checkpoint) -> (model, checkpoint)
+    load_dataset(name)                  get_model(name), list_models()
+    load_recipe(name).config            Config, with_overrides
 """
 
-from digitlab.data.sources import load_dataset
-from digitlab.errors import DigitlabError
+from __future__ import annotations
 
 __version__ = "0.1.0"
-__all__ = ["DigitlabError", "__version__", "load_dataset"]
+
+from digitlab.config import Config, with_overrides  # noqa: E402
+from digitlab.data.sources import load_dataset  # noqa: E402
+from digitlab.errors import DigitlabError  # noqa: E402
+from digitlab.models import get_model, list_models  # noqa: E402
+
+
+def train(config: Config, **kwargs):
+    """Train into a new run folder; see digitlab.training.engine.train."""
+    from digitlab.training.engine import train as _train
+
+    return _train(config, **kwargs)
+
+
+def resume(run_dir, **kwargs):
+    from digitlab.training.engine import resume as _resume
+
+    return _resume(run_dir, **kwargs)
+
+
+def evaluate(target, **kwargs):
+    from digitlab.evaluate import evaluate as _evaluate
+
+    return _evaluate(target, **kwargs)
+
+
+def load_model(target, device="cpu"):
+    from digitlab.evaluate import load_model as _load_model
+
+    return _load_model(target, device)
+
+
+def load_recipe(name: str):
+    from digitlab.recipes import load_recipe as _load_recipe
+
+    return _load_recipe(name)
+
+
+__all__ = ["Config", "DigitlabError", "__version__", "evaluate", "get_model", "list_models", "load_dataset",
+           "load_model", "load_recipe", "resume", "train", "with_overrides"]

@@ -1,0 +1,266 @@
+"""Configuration: frozen dataclasses; defaults <- recipe TOML <- --set key=value. Unknown keys are rejected.
+
+A config is a tree of sections (data, model, loss, optim, schedule, train). Keys are addressed as
+"section.key" (e.g. optim.lr) or, where unambiguous, by the bare key (lr). The resolved config is written
+into every run folder as config.toml and is all that's needed to rebuild the run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any, get_type_hints
+
+import tomli_w
+
+from digitlab.errors import ConfigError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    dataset: str = "mnist"
+    data_dir: str = ""  # "" = search $DIGITLAB_DATA, the cache, /usr/share/datasets
+    strict: bool = False  # refuse the offline-sample fallback
+    normalize: bool = True  # (x/255 - mean) / std with the dataset's statistics
+    resize: int = 0  # 0 = the model's input size
+    pad: int = 0
+    shuffle: bool = True
+    drop_last: bool = False
+    val_size: int = 0  # examples carved from train for validation (0 = none)
+    classes: tuple[int, ...] = ()  # keep only these classes (empty = all)
+    limit: int = 0  # keep only the first N training examples (0 = all)
+    augment_shift: float = 0.0  # random translation, pixels
+    augment_rotate: float = 0.0  # random rotation, degrees
+    augment_scale: float = 0.0  # random zoom, fraction
+    eval_batch_size: int = 1000
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    name: str = "mlp"
+
+
+@dataclass(frozen=True)
+class LossConfig:
+    name: str = "ce"  # ce | nll | softmax-ce
+    label_smoothing: float = 0.0
+    reduction: str = "mean"  # mean | sum
+    class_weights: tuple[float, ...] = ()
+    ignore_index: int = -100
+
+
+@dataclass(frozen=True)
+class OptimConfig:
+    name: str = "sgd"  # sgd | momentum | adam | adamw | adadelta
+    lr: float = 0.01
+    momentum: float = 0.0
+    dampening: float = 0.0
+    nesterov: bool = False
+    weight_decay: float = 0.0
+    beta1: float = 0.9
+    beta2: float = 0.999
+    eps: float = 1e-8
+    rho: float = 0.9  # Adadelta
+    grad_clip: float = 0.0  # max global grad norm (0 = off)
+
+
+@dataclass(frozen=True)
+class ScheduleConfig:
+    name: str = "constant"  # constant | step | cosine | onecycle | linear
+    warmup_steps: int = 0  # linear warm-up from 0, before any schedule
+    step_size: int = 1  # step: epochs between decays
+    gamma: float = 0.1  # step: decay factor
+    min_lr_ratio: float = 0.0  # cosine/linear/onecycle: final lr as a fraction of the peak
+    pct_start: float = 0.25  # onecycle: fraction of steps spent rising
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    epochs: int = 3
+    batch_size: int = 64
+    seed: int = 0
+    device: str = "auto"
+    max_steps: int = 0  # stop after this many optimizer steps in total (0 = no limit; for smoke runs)
+    log_every: int = 100  # steps between printed/logged losses (the tutorials' cadence)
+    ckpt_every: int = 0  # steps between resume checkpoints within an epoch (0 = only at epoch ends)
+    eval_every_epoch: bool = True
+    tta: bool = False  # test-time augmentation at evaluation (mean of the image and its shifted copies)
+
+
+@dataclass(frozen=True)
+class Config:
+    recipe: str = ""
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+
+SECTIONS = ("data", "model", "loss", "optim", "schedule", "train")
+
+
+def _section_types() -> dict[str, type]:
+    hints = get_type_hints(Config)
+    return {name: hints[name] for name in SECTIONS}
+
+
+def valid_keys() -> list[str]:
+    return [f"{s}.{f.name}" for s, cls in _section_types().items() for f in fields(cls)]
+
+
+def _coerce(key: str, value: Any, annotation: Any) -> Any:
+    """Check/convert a value to the field's type; raise ConfigError naming the key otherwise."""
+    text = str(annotation)
+    if annotation is bool or text == "bool":
+        if isinstance(value, bool):
+            return value
+    elif annotation is int or text == "int":
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    elif annotation is float or text == "float":
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+    elif annotation is str or text == "str":
+        if isinstance(value, str):
+            return value
+    elif "tuple[int" in text or "tuple[float" in text:
+        kind = int if "tuple[int" in text else float
+        items = value if isinstance(value, (list, tuple)) else [value]
+        try:
+            if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in items):
+                return tuple(kind(v) for v in items)
+        except (TypeError, ValueError):
+            pass
+    raise ConfigError(f"config key '{key}': {value!r} is not a valid {text.replace('typing.', '')}")
+
+
+def _apply(config: Config, updates: dict[str, dict[str, Any]], origin: str) -> Config:
+    sections = _section_types()
+    new_sections = {}
+    for section, values in updates.items():
+        if section not in sections:
+            raise ConfigError(f"{origin}: unknown section '{section}': valid sections are {', '.join(SECTIONS)}")
+        cls = sections[section]
+        hints = get_type_hints(cls)
+        current = getattr(config, section)
+        changes = {}
+        for key, value in values.items():
+            if key not in hints:
+                raise ConfigError(
+                    f"{origin}: unknown key '{section}.{key}'; valid keys: "
+                    + ", ".join(f"{section}.{f.name}" for f in fields(cls))
+                )
+            changes[key] = _coerce(f"{section}.{key}", value, hints[key])
+        new_sections[section] = replace(current, **changes)
+    return replace(config, **new_sections)
+
+
+def from_dict(raw: dict[str, Any], origin: str = "config", base: Config | None = None) -> Config:
+    """Build a Config from a TOML-shaped dict (sections of keys), on top of `base` (default: defaults)."""
+    config = base or Config()
+    raw = dict(raw)
+    recipe = raw.pop("recipe", None)
+    if isinstance(recipe, dict):  # a recipe file's [recipe] table: metadata, not config
+        recipe = recipe.get("name", "")
+    if recipe is not None:
+        config = replace(config, recipe=str(recipe))
+    bad = [k for k, v in raw.items() if not isinstance(v, dict)]
+    if bad:
+        raise ConfigError(f"{origin}: top-level key '{bad[0]}' must be a section like [train]; "
+                          f"valid sections are {', '.join(SECTIONS)}")
+    return _apply(config, raw, origin)
+
+
+def load_toml(path: str | Path) -> dict[str, Any]:
+    path = Path(path)
+    try:
+        with open(path, "rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML ({exc})") from None
+
+
+def parse_override(text: str) -> tuple[str, str, Any]:
+    """'optim.lr=0.1' or 'lr=0.1' -> (section, key, value). Values are TOML literals; bare words are strings."""
+    if "=" not in text:
+        raise ConfigError(f"--set '{text}': write key=value, e.g. --set optim.lr=0.1")
+    key, _, raw_value = text.partition("=")
+    key, raw_value = key.strip(), raw_value.strip()
+    try:
+        value = tomllib.loads(f"v = {raw_value}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = raw_value
+    if "." in key:
+        section, _, name = key.partition(".")
+        return section, name, value
+    owners = [s for s, cls in _section_types().items() if key in {f.name for f in fields(cls)}]
+    if len(owners) == 1:
+        return owners[0], key, value
+    if len(owners) > 1:
+        raise ConfigError(f"--set {key}: ambiguous, write one of {', '.join(f'{s}.{key}' for s in owners)}")
+    raise ConfigError(f"--set: unknown key '{key}'; valid keys: {', '.join(valid_keys())}")
+
+
+def with_overrides(config: Config, overrides: list[str] | None, origin: str = "--set") -> Config:
+    updates: dict[str, dict[str, Any]] = {}
+    for text in overrides or []:
+        section, key, value = parse_override(text)
+        updates.setdefault(section, {})[key] = value
+    return _apply(config, updates, origin)
+
+
+def to_dict(config: Config) -> dict[str, Any]:
+    out: dict[str, Any] = {"recipe": config.recipe}
+    for section in SECTIONS:
+        out[section] = {k: list(v) if isinstance(v, tuple) else v
+                        for k, v in dataclasses.asdict(getattr(config, section)).items()}
+    return out
+
+
+def dumps(config: Config) -> str:
+    return tomli_w.dumps(to_dict(config))
+
+
+def validate(config: Config) -> Config:
+    """Cross-field checks and registry names, each a one-line ConfigError."""
+    from digitlab.data.sources import DATASETS
+    from digitlab.device import DEVICE_CHOICES
+    from digitlab.models import list_models
+    from digitlab.training.losses import LOSSES
+    from digitlab.training.optim import OPTIMIZERS, SCHEDULES
+
+    checks = [
+        (config.data.dataset in DATASETS, f"data.dataset '{config.data.dataset}': choose one of {', '.join(DATASETS)}"),
+        (config.model.name in list_models(), f"model.name '{config.model.name}': choose one of {', '.join(list_models())}"),
+        (config.loss.name in LOSSES, f"loss.name '{config.loss.name}': choose one of {', '.join(LOSSES)}"),
+        (config.optim.name in OPTIMIZERS, f"optim.name '{config.optim.name}': choose one of {', '.join(OPTIMIZERS)}"),
+        (config.schedule.name in SCHEDULES,
+         f"schedule.name '{config.schedule.name}': choose one of {', '.join(SCHEDULES)}"),
+        (config.train.device.split(":")[0] in DEVICE_CHOICES,
+         f"train.device '{config.train.device}': choose one of {', '.join(DEVICE_CHOICES)}"),
+        (config.train.epochs >= 1, f"train.epochs must be at least 1, got {config.train.epochs}"),
+        (config.train.batch_size >= 1, f"train.batch_size must be at least 1, got {config.train.batch_size}"),
+        (config.optim.lr > 0, f"optim.lr must be positive, got {config.optim.lr}"),
+        (config.train.max_steps >= 0, "train.max_steps must be 0 (no limit) or positive"),
+        (config.train.log_every >= 1, "train.log_every must be at least 1"),
+        (config.train.ckpt_every >= 0, "train.ckpt_every must be 0 (epoch ends only) or positive"),
+        (0 <= config.loss.label_smoothing < 1, "loss.label_smoothing must be in [0, 1)"),
+        (config.loss.reduction in ("mean", "sum"), "loss.reduction must be mean or sum"),
+        (config.data.eval_batch_size >= 1, "data.eval_batch_size must be at least 1"),
+        (config.data.resize >= 0 and config.data.pad >= 0, "data.resize and data.pad must be >= 0"),
+    ]
+    for ok, message in checks:
+        if not ok:
+            raise ConfigError(message)
+    return config

@@ -1,0 +1,99 @@
+"""Convolutional nets: the tutorials' small CNNs and our own fast BatchNorm CNNs.
+Input (B, 1, 28, 28) -> logits (B, classes), except cnn-pt which returns log-probabilities like its source.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from digitlab.models.registry import register_model
+
+
+class SmallCNN(nn.Module):
+    """Seed 003: conv10 k5 - pool - conv20 k5 - pool - fc 320 -> 10."""
+
+    def __init__(self, num_classes: int = 10) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 10, kernel_size=5)
+        self.conv2 = nn.Conv2d(10, 20, kernel_size=5)
+        self.pooling = nn.MaxPool2d(2)
+        self.fc = nn.Linear(320, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.pooling(F.relu(self.conv1(x)))
+        x = self.pooling(F.relu(self.conv2(x)))
+        return self.fc(x.flatten(1))
+
+
+@register_model("cnn-small", source="seed 003: PyTorch notes CNN", description="conv10-conv20-fc320")
+def cnn_small(num_classes: int = 10) -> nn.Module:
+    return SmallCNN(num_classes)
+
+
+class PyTorchExampleNet(nn.Module):
+    """pytorch/examples mnist/main.py Net: conv32-conv64-maxpool-dropout-fc128-dropout-fc10, log_softmax."""
+
+    def __init__(self, num_classes: int = 10) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 32, 3, 1)
+        self.conv2 = nn.Conv2d(32, 64, 3, 1)
+        self.dropout1 = nn.Dropout(0.25)
+        self.dropout2 = nn.Dropout(0.5)
+        self.fc1 = nn.Linear(9216, 128)
+        self.fc2 = nn.Linear(128, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = F.relu(self.conv1(x))
+        x = F.relu(self.conv2(x))
+        x = self.dropout1(F.max_pool2d(x, 2))
+        x = self.dropout2(F.relu(self.fc1(torch.flatten(x, 1))))
+        return F.log_softmax(self.fc2(x), dim=1)
+
+
+@register_model("cnn-pt", source="pytorch/examples mnist", description="conv32-conv64-fc128 with dropout",
+                output="log_probs")
+def cnn_pt(num_classes: int = 10) -> nn.Module:
+    return PyTorchExampleNet(num_classes)
+
+
+def conv_bn(c_in: int, c_out: int) -> nn.Sequential:
+    """3x3 conv (no bias: BatchNorm has one) + BatchNorm + ReLU."""
+    return nn.Sequential(nn.Conv2d(c_in, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(inplace=True))
+
+
+class BNNet(nn.Module):
+    """Ours: blocks of conv-BN-ReLU + max-pool, global max pool, one linear layer; logits scaled down.
+
+    widths (w1, w2, w3): 28 -> 14 -> 7 -> 3 spatially. Scaling the logits (airbench's trick) lets a high
+    learning rate train stably without a softmax temperature blow-up in the first steps.
+    """
+
+    def __init__(self, widths: tuple[int, int, int], num_classes: int = 10, double: bool = False,
+                 logit_scale: float = 1 / 8) -> None:
+        super().__init__()
+        w1, w2, w3 = widths
+        blocks: list[nn.Module] = []
+        c = 1
+        for w in (w1, w2, w3):
+            blocks += [conv_bn(c, w)] + ([conv_bn(w, w)] if double else []) + [nn.MaxPool2d(2)]
+            c = w
+        self.features = nn.Sequential(*blocks)
+        self.head = nn.Linear(w3, num_classes, bias=False)
+        self.logit_scale = logit_scale
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.features(x)
+        x = torch.amax(x, dim=(2, 3))
+        return self.head(x) * self.logit_scale
+
+
+@register_model("cnn-fast", source="digitlab", description="BatchNorm CNN 16-32-64, built for the fastest 99%")
+def cnn_fast(num_classes: int = 10) -> nn.Module:
+    return BNNet((16, 32, 64), num_classes)
+
+
+@register_model("cnn-best", source="digitlab", description="BatchNorm CNN 32-64-128 (two convs per block)")
+def cnn_best(num_classes: int = 10) -> nn.Module:
+    return BNNet((32, 64, 128), num_classes, double=True)

@@ -1,0 +1,1 @@
+"""Training: the engine, losses, optimizers and schedules, metrics, checkpoints."""
