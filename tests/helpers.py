@@ -22,7 +22,7 @@ def synthetic_digits(n: int, seed: int = 0, size: int = 28) -> tuple[np.ndarray,
     images = rng.integers(0, 40, (n, size, size)).astype(np.uint8)
     for i, k in enumerate(labels):
         dy, dx = rng.integers(-1, 2, 2)
-        pos = 3 + 2 * (int(k) % 5) + dy
+        pos = 3 + 4 * (int(k) % 5) + dy
         lo, hi = 4 + dx, size - 4 + dx
         if k < 5:
             images[i, pos : pos + 3, lo:hi] = 255

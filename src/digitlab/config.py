@@ -140,7 +140,9 @@ def _coerce(key: str, value: Any, annotation: Any) -> Any:
                 return tuple(kind(v) for v in items)
         except (TypeError, ValueError):
             pass
-    raise ConfigError(f"config key '{key}': {value!r} is not a valid {text.replace('typing.', '')}")
+    kind = getattr(annotation, "__name__", None) if isinstance(annotation, type) else None
+    kind = kind or text.replace("typing.", "").replace(", ...", "")
+    raise ConfigError(f"config key '{key}': {value!r} is not a valid {kind}")
 
 
 def _apply(config: Config, updates: dict[str, dict[str, Any]], origin: str) -> Config:

@@ -76,9 +76,8 @@ def parse(content: bytes, source: str = "<bytes>") -> np.ndarray:
     if actual > expected:
         raise DataError(f"{source}: {actual - expected} unexpected bytes after the data of shape {dims}")
     array = np.frombuffer(content, dtype=dtype, offset=header).reshape(dims)
-    if dtype.itemsize > 1:
-        array = array.astype(dtype.newbyteorder("="))
-    return array
+    # a writable, native-endian copy: frombuffer views are read-only, which torch.as_tensor warns about
+    return array.astype(dtype.newbyteorder("="))
 
 
 def read(path: str | os.PathLike) -> np.ndarray:

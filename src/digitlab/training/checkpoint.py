@@ -157,13 +157,21 @@ def save_resume(
     meta = {
         "param_groups": opt["param_groups"],
         "optim_extra": extra,
-        "scheduler": {k: v for k, v in scheduler.state_dict().items() if k != "lr_lambdas"},
+        "scheduler": scheduler.state_dict(),  # LambdaLR: step count and lrs; lr_lambdas is [None] for plain functions
         "position": position,
     }
     path = Path(path)
     atomic_write(path, st_save(_cpu(tensors), metadata={
         "format": RESUME_FORMAT, "digitlab": json.dumps(info), "resume": json.dumps(meta)}))
     return path
+
+
+def read_resume_position(path: str | os.PathLike) -> dict[str, Any]:
+    """The loader position stored in a resume checkpoint (epoch, step_in_epoch, global_step, ...)."""
+    _, meta = _read(Path(path))
+    if meta.get("format") != RESUME_FORMAT:
+        raise CheckpointError(f"{path}: not a digitlab resume checkpoint")
+    return json.loads(meta["resume"])["position"]
 
 
 def load_resume(path: str | os.PathLike, model: nn.Module, optimizer: torch.optim.Optimizer,

@@ -231,6 +231,8 @@ def fit(
             synchronize(device)
             t0 = time.perf_counter()
             for x, y in data.train:
+                if tc.max_steps and state.global_step >= tc.max_steps:
+                    break
                 batch = state.step_in_epoch
                 loss = train_step(model, x, y, loss_fn, optimizer, scheduler, config.optim.grad_clip)
                 bad_step = torch.where((bad_step < 0) & ~torch.isfinite(loss), state.global_step, bad_step)
@@ -250,7 +252,7 @@ def fit(
                 if tc.ckpt_every and state.global_step % tc.ckpt_every == 0:
                     check_finite()
                     save_resume()
-                if stop.reason or (tc.max_steps and state.global_step >= tc.max_steps):
+                if stop.reason:
                     break
             synchronize(device)
             elapsed = time.perf_counter() - t0
@@ -388,6 +390,11 @@ def train(
     return _run(config, folder, device, data, model, optimizer, scheduler, State(), reporter)
 
 
+def json_position_step(path: Path) -> int:
+    """The global step a resume checkpoint holds, read from its header only."""
+    return int(checkpoint.read_resume_position(path).get("global_step", 0))
+
+
 RESUME_OVERRIDABLE = {"train.epochs", "train.max_steps", "train.device", "train.log_every", "train.ckpt_every",
                       "data.data_dir", "data.eval_batch_size"}
 
@@ -409,6 +416,10 @@ def resume(run_dir: str | Path, overrides: list[str] | None = None, reporter: Re
             raise ConfigError(f"--resume: '{section}.{key}' cannot change mid-run; only "
                               f"{', '.join(sorted(RESUME_OVERRIDABLE))} can")
     config = cfgmod.validate(cfgmod.with_overrides(config, overrides))
+    position_step = json_position_step(ckpt)
+    if config.train.max_steps and position_step >= config.train.max_steps and not any(
+            o.split("=")[0].strip() in ("max_steps", "train.max_steps") for o in overrides or []):
+        config = replace(config, train=replace(config.train, max_steps=0))  # the smoke cap was reached: go on
     device = pick_device(config.train.device)
     data = prepare_data(config, device, progress=progress)
     model, optimizer = _build(config, device, len(data.dataset.classes))

@@ -59,7 +59,7 @@ def summarize(outputs: torch.Tensor, labels: torch.Tensor, n_classes: int, outpu
     n = len(labels)
     return {
         "n": n,
-        "accuracy": 100.0 * tp.sum().item() / max(n, 1),
+        "accuracy": round(100.0 * tp.sum().item() / max(n, 1), 4),
         "avg_loss": per_sample_loss(outputs, labels, output_kind).mean().item() if n else float("nan"),
         "per_class": [
             {"class": c, "support": int(support[c]), "accuracy": 100.0 * recall[c].item(),
@@ -76,4 +76,4 @@ def quick_eval(model: nn.Module, loader: TensorLoader, output_kind: str, tta: bo
     outputs, labels = predict_logits(model, loader, tta=tta, background=background)
     acc = 100.0 * (outputs.argmax(1) == labels).double().mean().item()
     loss = per_sample_loss(outputs, labels, output_kind).mean().item()
-    return acc, loss
+    return round(acc, 4), round(loss, 6)
