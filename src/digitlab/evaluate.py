@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
 import torch
 import torch.nn as nn
 
@@ -40,6 +41,8 @@ def evaluate(
     confusion_png: str | os.PathLike | None = None,
     tta: bool | None = None,
     strict_data: bool = False,
+    mistakes_png: str | os.PathLike | None = None,
+    n_mistakes: int = 16,
 ) -> dict:
     """Metrics dict: accuracy (%), avg_loss, per_class, confusion_matrix, n, plus provenance."""
     dev = pick_device(device)
@@ -69,16 +72,34 @@ def evaluate(
     result.update(checkpoint=str(ckpt.path), model=ckpt.model_name, split=split, tta=use_tta,
                   data=ds.provenance(), classes=list(ds.classes))
     if confusion_png:
-        import numpy as np
-
         from digitlab.plots import confusion_matrix
 
         confusion_matrix(np.array(result["confusion_matrix"]), list(ds.classes), confusion_png,
                          title=f"{ckpt.model_name} on {ds.name} {split}: {result['accuracy']:.2f}%")
         result["confusion_png"] = str(confusion_png)
+    result["worst_mistakes"] = worst_mistakes(outputs, labels_t, ckpt.info.get("output", "logits"), n_mistakes)
+    if mistakes_png and result["worst_mistakes"]:
+        from digitlab.plots import mistakes_gallery
+
+        rows = result["worst_mistakes"]
+        mistakes_gallery(images[[r["index"] for r in rows]], [r["true"] for r in rows], [r["predicted"] for r in rows],
+                         [r["probability"] for r in rows], list(ds.classes), mistakes_png,
+                         title=f"{ckpt.model_name}: the {len(rows)} most confident mistakes on {ds.name} {split}")
+        result["mistakes_png"] = str(mistakes_png)
     return result
 
 
-def default_confusion_path(target: str | os.PathLike, split: str) -> Path | None:
+def worst_mistakes(outputs: torch.Tensor, labels: torch.Tensor, output_kind: str, n: int) -> list[dict]:
+    """The n misclassified examples the model was most sure about: index, true, predicted, probability."""
+    probs = outputs.exp() if output_kind == "log_probs" else torch.softmax(outputs, 1)
+    conf, pred = probs.max(1)
+    wrong = torch.nonzero(pred != labels).flatten()
+    order = wrong[torch.argsort(conf[wrong], descending=True)][:n]
+    return [{"index": int(i), "true": int(labels[i]), "predicted": int(pred[i]),
+             "probability": round(float(conf[i]), 6)} for i in order]
+
+
+def default_figure_path(target: str | os.PathLike, kind: str, split: str) -> Path | None:
+    """runs/<name>/<kind>-<split>.png when evaluating a run folder; None for a bare checkpoint."""
     path = Path(target)
-    return path / f"confusion-{split}.png" if path.is_dir() else None
+    return path / f"{kind}-{split}.png" if path.is_dir() else None

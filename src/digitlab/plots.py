@@ -95,3 +95,61 @@ def confusion_matrix(matrix: np.ndarray, classes: Sequence[str], out: str | os.P
     if title:
         ax.set_title(title)
     return _save(fig, out)
+
+
+def explanation(image: np.ndarray, probs: np.ndarray, classes: Sequence[str], out: str | os.PathLike,
+                title: str = "") -> Path:
+    """The preprocessed 28x28 input beside the model's ten probability bars."""
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(7, 3), gridspec_kw={"width_ratios": [1, 1.6]})
+    ax1.imshow(image, cmap="gray", vmin=0, vmax=255)
+    ax1.set_title("model input (28x28)", fontsize=9)
+    ax1.axis("off")
+    best = int(np.argmax(probs))
+    colors = ["tab:blue" if i == best else "tab:gray" for i in range(len(probs))]
+    ax2.bar(range(len(probs)), probs, color=colors)
+    ax2.set_xticks(range(len(probs)), classes, fontsize=8)
+    ax2.set_ylim(0, 1)
+    ax2.set_ylabel("probability")
+    ax2.set_title(f"prediction: {classes[best]} ({probs[best]:.1%})", fontsize=9)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    return _save(fig, out)
+
+
+def mistakes_gallery(images: np.ndarray, true: Sequence[int], pred: Sequence[int], prob: Sequence[float],
+                     classes: Sequence[str], out: str | os.PathLike, title: str = "") -> Path:
+    """The worst mistakes: image, true label, predicted label and the probability given to it."""
+    titles = [f"true {classes[t]} / pred {classes[p]}\n{q:.0%}" for t, p, q in zip(true, pred, prob)]
+    return image_grid(images, titles, out, suptitle=title)
+
+
+def overlay_runs(runs: Sequence[tuple[str, list[dict]]], out: str | os.PathLike) -> Path:
+    """Several runs in one figure: loss per step (faint raw + smoothed) and test accuracy per epoch."""
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
+    for i, (label, records) in enumerate(runs):
+        color = f"C{i % 10}"
+        steps = [r for r in records if r.get("kind") == "step"]
+        epochs = [r for r in records if r.get("kind") == "epoch" and r.get("test_acc") is not None]
+        if steps:
+            x = np.array([r["step"] for r in steps])
+            y = np.array([r["loss"] for r in steps])
+            ax1.plot(x, y, color=color, alpha=0.25, lw=0.7)
+            k = max(1, len(y) // 20)
+            if len(y) >= 2 * k and k > 1:
+                ax1.plot(x[k - 1 :], np.convolve(y, np.ones(k) / k, mode="valid"), color=color, lw=1.6, label=label)
+            else:
+                ax1.plot(x, y, color=color, lw=1.6, label=label)
+        if epochs:
+            ax2.plot([r["epoch"] for r in epochs], [r["test_acc"] for r in epochs], marker="o", color=color,
+                     label=label)
+    ax1.set_xlabel("step")
+    ax1.set_ylabel("training loss")
+    ax1.set_yscale("log")
+    ax1.grid(alpha=0.3)
+    ax2.set_xlabel("epoch")
+    ax2.set_ylabel("test accuracy (%)")
+    ax2.grid(alpha=0.3)
+    for ax in (ax1, ax2):
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=8)
+    return _save(fig, out)

@@ -145,3 +145,61 @@ def weights_path(target: str | os.PathLike) -> Path:
     if named.is_dir():
         return weights_path(named)
     raise CheckpointError(f"{target}: no such run folder or checkpoint file")
+
+
+def _json_or_empty(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def run_row(run_dir: Path) -> dict:
+    """One run as a table row: from summary.json when it finished, else from what it logged so far."""
+    summary = _json_or_empty(run_dir / "summary.json")
+    info = _json_or_empty(run_dir / "run.json")
+    records = MetricsLog.read(run_dir / "metrics.jsonl")
+    epochs = [r for r in records if r.get("kind") == "epoch"]
+    steps = [r for r in records if r.get("kind") == "step"]
+    tested = [r["test_acc"] for r in epochs if r.get("test_acc") is not None]
+    data = summary.get("data") or _json_or_empty(run_dir / "data.json")
+    return {
+        "run": run_dir.name,
+        "path": str(run_dir),
+        "status": run_status(run_dir),
+        "recipe": summary.get("recipe", info.get("recipe", "")),
+        "model": summary.get("model", info.get("model", "")),
+        "params": summary.get("params"),
+        "epochs": summary.get("epochs", len(epochs)),
+        "best_test_acc": summary.get("best_test_acc", max(tested) if tested else None),
+        "final_test_acc": summary.get("final_test_acc", tested[-1] if tested else None),
+        "final_test_loss": summary.get("final_test_loss", epochs[-1].get("test_loss") if epochs else None),
+        "final_train_loss": steps[-1]["loss"] if steps else None,
+        "train_seconds": summary.get("train_seconds"),
+        "images_per_second": summary.get("images_per_second"),
+        "data": data.get("dataset", ""),
+        "data_source": data.get("source", ""),
+        "fallback": bool(data.get("fallback")),
+        "date": time.strftime("%Y-%m-%d %H:%M", time.localtime(info.get("updated", run_dir.stat().st_mtime))),
+    }
+
+
+def list_runs(root: str | os.PathLike | None = None) -> list[dict]:
+    """Every run folder under root (default: the runs folder), newest first."""
+    root = Path(root) if root else paths.runs_root()
+    if not root.is_dir():
+        return []
+    folders = [p for p in root.iterdir() if p.is_dir() and (p / "config.toml").exists()]
+    folders.sort(key=lambda p: p.stat().st_mtime, reverse=True)
+    return [run_row(p) for p in folders]
+
+
+def resolve_run(target: str | os.PathLike) -> Path:
+    """A run folder given as a path or as a name under the runs folder."""
+    path = Path(target)
+    if path.is_dir() and (path / "config.toml").exists():
+        return path
+    named = paths.runs_root() / str(target)
+    if named.is_dir() and (named / "config.toml").exists():
+        return named
+    raise CheckpointError(f"{target}: not a run folder (no config.toml); `digitlab runs` lists them")
