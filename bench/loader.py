@@ -39,7 +39,7 @@ def bench_digitlab(ds, repeats: int = 3) -> dict:
         t1 = time.perf_counter()
         loader = TensorLoader(x, labels, batch_size=BATCH, shuffle=True, seed=0)
         n = 0
-        for xb, yb in loader:
+        for _xb, yb in loader:
             n += len(yb)
         t2 = time.perf_counter()
         assert n == len(labels)
@@ -74,7 +74,7 @@ def bench_torchvision(ds, workers: int) -> dict:
         loader = DataLoader(train, batch_size=BATCH, shuffle=True, num_workers=workers)
         t0 = time.perf_counter()
         n = 0
-        for xb, yb in loader:
+        for _xb, yb in loader:
             n += len(yb)
         seconds = time.perf_counter() - t0
     finally:

@@ -92,6 +92,7 @@ class TrainConfig:
     ckpt_every: int = 0  # steps between resume checkpoints within an epoch (0 = only at epoch ends)
     eval_every_epoch: bool = True
     tta: bool = False  # test-time augmentation at evaluation (mean of the image and its shifted copies)
+    channels_last: bool = False  # NHWC memory format for conv nets (faster oneDNN / cuDNN kernels)
 
 
 @dataclass(frozen=True)

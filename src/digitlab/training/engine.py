@@ -117,8 +117,10 @@ def prepare_data(config: Config, device: torch.device, dataset: Dataset | None =
 
 # ------------------------------------------------------------------------------------------- steps
 def train_step(model: nn.Module, x: torch.Tensor, y: torch.Tensor, loss_fn, optimizer: torch.optim.Optimizer,
-               scheduler, grad_clip: float) -> torch.Tensor:
+               scheduler, grad_clip: float, channels_last: bool = False) -> torch.Tensor:
     """One optimizer step; returns the (device) loss tensor, not read back."""
+    if channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
     loss = loss_fn(model(x), y)
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
@@ -234,7 +236,8 @@ def fit(
                 if tc.max_steps and state.global_step >= tc.max_steps:
                     break
                 batch = state.step_in_epoch
-                loss = train_step(model, x, y, loss_fn, optimizer, scheduler, config.optim.grad_clip)
+                loss = train_step(model, x, y, loss_fn, optimizer, scheduler, config.optim.grad_clip,
+                                  tc.channels_last)
                 bad_step = torch.where((bad_step < 0) & ~torch.isfinite(loss), state.global_step, bad_step)
                 state.step_in_epoch += 1
                 state.global_step += 1
@@ -300,6 +303,8 @@ def fit(
 def _build(config: Config, device: torch.device, n_classes: int):
     torch.manual_seed(config.train.seed)
     model = get_model(config.model.name, num_classes=n_classes).to(device)
+    if config.train.channels_last:
+        model = model.to(memory_format=torch.channels_last)
     optimizer = make_optimizer(model.parameters(), config.optim)
     return model, optimizer
 
