@@ -544,6 +544,28 @@ def runs_cmd(
     print_runs_table(rows)
 
 
+# ------------------------------------------------------------------------------------------------ interop
+@app.command("import-mindspore")
+@handle_errors
+def import_mindspore_cmd(
+    ckpt: Path = typer.Argument(..., help="A MindSpore .ckpt (mindspore.save_checkpoint)."),
+    model: str = typer.Option(..., "--model", help="mlp (quick start Network), mlp-deep or lenet5"),
+    out_dir: Path = typer.Option(..., "--out", help="The run folder to create, e.g. runs/ms-lenet5"),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Read a MindSpore checkpoint (no MindSpore needed) into a run that eval, predict and serve accept."""
+    from digitlab.interop.mindspore import import_checkpoint
+
+    summary = import_checkpoint(ckpt, model, out_dir)
+    if as_json:
+        print_json(summary)
+        return
+    out.print(f"imported {len(summary['mapped'])} tensors into {summary['run_dir']} (model {model})")
+    if summary["unmapped"]:
+        out.print(f"unmapped (not used by the model): {', '.join(summary['unmapped'])}")
+    out.print(f"next: digitlab eval {summary['run_dir']}")
+
+
 def main() -> None:
     try:
         app()

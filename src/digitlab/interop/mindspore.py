@@ -1,0 +1,219 @@
+"""Read MindSpore .ckpt files without MindSpore, and turn one into a digitlab run.
+
+A .ckpt written by mindspore.save_checkpoint is one protobuf message (checkpoint.proto):
+
+    message Checkpoint  { repeated Value value = 1; }
+    message Value       { string tag = 1; TensorProto tensor = 2; ... }
+    message TensorProto { repeated int64 dims = 1; string tensor_type = 2; bytes tensor_content = 3; }
+
+tensor_content is the raw little-endian array. Dense weights are (out, in) and Conv2d weights
+(out, in, kh, kw), as in torch, so parameters map by name; MindSpore's own names for the seeds' networks
+(`dense_relu_sequential.0.weight`, `conv1.weight`, `fc1.bias`, ...) are digitlab's names already.
+Optimizer slots (`moments.*`, `learning_rate`, `global_step`, ...) are reported as unmapped.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from digitlab import config as cfgmod
+from digitlab import runs
+from digitlab.errors import CheckpointError, ConfigError
+from digitlab.models import get_model, model_spec
+from digitlab.training.checkpoint import save_weights
+
+DTYPES = {
+    "Float32": np.float32, "Float16": np.float16, "Float64": np.float64, "Int8": np.int8, "Int16": np.int16,
+    "Int32": np.int32, "Int64": np.int64, "UInt8": np.uint8, "Bool": np.bool_,
+}
+# MindSpore wraps networks in cells whose names prefix the parameters (WithLossCell, TrainOneStepCell, ...)
+PREFIXES = ("network.", "_backbone.", "backbone.", "net.", "model.")
+# which digitlab recipe each importable model's preprocessing and config come from
+RECIPE_FOR_MODEL = {"mlp": "quickstart", "mlp-deep": "quickstart-deep", "lenet5": "lenet5"}
+
+
+def _varint(buf: bytes, pos: int) -> tuple[int, int]:
+    result = shift = 0
+    while True:
+        if pos >= len(buf):
+            raise ValueError("truncated varint")
+        byte = buf[pos]
+        pos += 1
+        result |= (byte & 0x7F) << shift
+        if not byte & 0x80:
+            return result, pos
+        shift += 7
+        if shift > 70:
+            raise ValueError("varint too long")
+
+
+def _fields(buf: bytes):
+    """Yield (field number, wire type, value) of a protobuf message; value is int or bytes."""
+    pos = 0
+    while pos < len(buf):
+        key, pos = _varint(buf, pos)
+        number, wire = key >> 3, key & 7
+        if wire == 0:
+            value, pos = _varint(buf, pos)
+        elif wire == 2:
+            length, pos = _varint(buf, pos)
+            if pos + length > len(buf):
+                raise ValueError("truncated field")
+            value, pos = buf[pos : pos + length], pos + length
+        elif wire == 1:
+            value, pos = buf[pos : pos + 8], pos + 8
+        elif wire == 5:
+            value, pos = buf[pos : pos + 4], pos + 4
+        else:
+            raise ValueError(f"unsupported wire type {wire}")
+        yield number, wire, value
+
+
+def _tensor(buf: bytes, tag: str) -> np.ndarray:
+    dims: list[int] = []
+    dtype, content = "Float32", b""
+    for number, wire, value in _fields(buf):
+        if number == 1 and wire == 0:
+            dims.append(value)
+        elif number == 1 and wire == 2:  # packed repeated int64
+            p = 0
+            while p < len(value):
+                d, p = _varint(value, p)
+                dims.append(d)
+        elif number == 2:
+            dtype = value.decode()
+        elif number == 3:
+            content = value
+    if dtype not in DTYPES:
+        raise ValueError(f"tensor {tag}: unsupported type {dtype}")
+    array = np.frombuffer(content, dtype=np.dtype(DTYPES[dtype]).newbyteorder("<"))
+    expected = int(np.prod(dims)) if dims else 1
+    if array.size != expected:
+        raise ValueError(f"tensor {tag}: {array.size} values for shape {dims}")
+    return array.reshape(dims).copy()
+
+
+def read_ckpt(path: str | os.PathLike) -> dict[str, np.ndarray]:
+    """Every parameter of a MindSpore checkpoint, by name."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise CheckpointError(f"{path}: file not found") from None
+    out: dict[str, np.ndarray] = {}
+    try:
+        for number, wire, value in _fields(data):
+            if number != 1 or wire != 2:
+                continue
+            tag, tensor = "", None
+            for n2, _, v2 in _fields(value):
+                if n2 == 1:
+                    tag = v2.decode()
+                elif n2 == 2:
+                    tensor = v2
+            if tag and tensor is not None:
+                out[tag] = _tensor(tensor, tag)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise CheckpointError(f"{path}: not a MindSpore checkpoint, or damaged ({exc})") from None
+    if not out:
+        raise CheckpointError(f"{path}: no parameters found; is this a MindSpore .ckpt file?")
+    return out
+
+
+def write_ckpt(path: str | os.PathLike, params: dict[str, np.ndarray]) -> Path:
+    """Write parameters in MindSpore's checkpoint format (for tests and round trips)."""
+    names = {np.dtype(v): k for k, v in DTYPES.items()}
+
+    def varint(n: int) -> bytes:
+        out = bytearray()
+        while True:
+            b = n & 0x7F
+            n >>= 7
+            out.append(b | (0x80 if n else 0))
+            if not n:
+                return bytes(out)
+
+    def field(number: int, payload: bytes) -> bytes:
+        return varint(number << 3 | 2) + varint(len(payload)) + payload
+
+    body = b""
+    for tag, array in params.items():
+        array = np.ascontiguousarray(array)
+        tensor = b"".join(varint(1 << 3) + varint(d) for d in array.shape)
+        tensor += field(2, names[array.dtype].encode()) + field(3, array.astype(array.dtype.newbyteorder("<")).tobytes())
+        body += field(1, field(1, tag.encode()) + field(2, tensor))
+    Path(path).write_bytes(body)
+    return Path(path)
+
+
+@dataclass
+class ImportReport:
+    mapped: list[str] = field(default_factory=list)
+    unmapped: list[str] = field(default_factory=list)  # in the file, not used by the model
+    missing: list[str] = field(default_factory=list)  # needed by the model, not in the file
+    mismatched: list[str] = field(default_factory=list)
+
+
+def map_parameters(params: dict[str, np.ndarray], model: torch.nn.Module) -> tuple[dict, ImportReport]:
+    own = model.state_dict()
+    report = ImportReport()
+    state = {}
+    for tag, array in params.items():
+        name = tag
+        for prefix in PREFIXES:
+            if name.startswith(prefix) and name[len(prefix):] in own:
+                name = name[len(prefix):]
+        if name not in own:
+            report.unmapped.append(tag)
+            continue
+        if tuple(array.shape) != tuple(own[name].shape):
+            report.mismatched.append(f"{tag} {tuple(array.shape)} vs {tuple(own[name].shape)}")
+            continue
+        state[name] = torch.from_numpy(array).to(own[name].dtype)
+        report.mapped.append(tag)
+    report.missing = [k for k in own if k not in state]
+    return state, report
+
+
+def import_checkpoint(path: str | os.PathLike, model_name: str, out: str | os.PathLike) -> dict:
+    """Make a run folder from a MindSpore checkpoint; eval, predict and serve accept it. Returns a report."""
+    if model_name not in RECIPE_FOR_MODEL:
+        raise ConfigError(f"--model {model_name}: importable models are {', '.join(RECIPE_FOR_MODEL)}")
+    model_spec(model_name)
+    params = read_ckpt(path)
+    model = get_model(model_name)
+    state, report = map_parameters(params, model)
+    if report.missing or report.mismatched:
+        detail = "; ".join(filter(None, [
+            f"missing: {', '.join(report.missing[:6])}" if report.missing else "",
+            f"shape mismatch: {', '.join(report.mismatched[:6])}" if report.mismatched else "",
+        ]))
+        raise CheckpointError(f"{path}: does not fit model '{model_name}': {detail}; "
+                              f"unmapped in the file: {', '.join(report.unmapped[:8]) or 'none'}")
+    model.load_state_dict(state)
+    from digitlab.recipes import load_recipe
+
+    config = load_recipe(RECIPE_FOR_MODEL[model_name]).config
+    spec = model_spec(model_name)
+    out = Path(out)
+    folder = runs.new_run_dir(None, out, config.recipe)
+    pre = {"dataset": "mnist", "mean": 0.1307, "std": 0.3081, "normalize": True,
+           "resize": spec.input_size, "pad": 0, "input_size": spec.input_size, "classes": [str(i) for i in range(10)]}
+    info = {"model": model_name, "num_classes": 10, "output": spec.output, "preprocessing": pre,
+            "config": cfgmod.to_dict(config), "imported_from": str(path), "format_source": "mindspore-ckpt"}
+    (folder / "config.toml").write_text(cfgmod.dumps(config))
+    for name in ("last.safetensors", "best.safetensors"):
+        save_weights(folder / "checkpoints" / name, model, info)
+    summary = {"run": folder.name, "run_dir": str(folder), "status": "imported", "recipe": config.recipe,
+               "model": model_name, "params": sum(p.numel() for p in model.parameters()),
+               "imported_from": str(path), "mapped": report.mapped, "unmapped": report.unmapped,
+               "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+    runs.write_json(folder / "summary.json", summary)
+    runs.set_status(folder, "imported", recipe=config.recipe, model=model_name)
+    return summary
