@@ -566,6 +566,30 @@ def import_mindspore_cmd(
     out.print(f"next: digitlab eval {summary['run_dir']}")
 
 
+@app.command("export")
+@handle_errors
+def export_cmd(
+    target: Path = typer.Argument(..., help="A run folder or a .safetensors checkpoint."),
+    fmt: str = typer.Option(..., "--format", help="onnx or torchscript"),
+    out_file: Path = typer.Option(..., "--out", help="The file to write (a .json with preprocessing goes beside it)."),
+    n_check: int = typer.Option(1000, "--check", min=1, help="Test images to compare against PyTorch."),
+    data_dir: Path | None = typer.Option(None, "--data-dir", help=DATA_DIR_HELP),
+    force: bool = typer.Option(False, "--force", help="Replace an existing file."),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Export to ONNX or TorchScript (dynamic batch), verified against PyTorch before it is kept."""
+    from digitlab.export import export_model
+
+    result = export_model(target, fmt, out_file, n_check, data_dir, force)
+    warn_fallback(result["data"].get("fallback"))
+    if as_json:
+        print_json(result)
+        return
+    out.print(f"wrote {result['path']} ({fmt}); checked on {result['checked']} test images: top-1 agreement "
+              f"{result['top1_agreement']:.2%}, max |diff| {result['max_abs_diff']:.1e}")
+    out.print(f"preprocessing: {result['sidecar']}")
+
+
 def main() -> None:
     try:
         app()
