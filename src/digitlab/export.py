@@ -102,8 +102,10 @@ def export_model(target: str | os.PathLike, fmt: str, out: str | os.PathLike, n_
             tmp.unlink()
     sidecar = out.with_name(out.name + ".json")
     meta = {
-        "model": ckpt.model_name, "format": fmt, "file": out.name, "input": {"name": "input", "shape": ["batch", 1, size, size],
-                                                                        "dtype": "float32"},
+        "model": ckpt.model_name,
+        "format": fmt,
+        "file": out.name,
+        "input": {"name": "input", "shape": ["batch", 1, size, size], "dtype": "float32"},
         "output": {"name": "output", "kind": ckpt.info.get("output", "logits"), "classes": pre["classes"]},
         "preprocessing": {
             "steps": ["grayscale 28x28, white ink on black (MNIST convention)",
