@@ -95,6 +95,16 @@ def run_status(run_dir: Path) -> str:
     return status
 
 
+class NullLog:
+    """What ranks other than 0 log to under torchrun: nothing."""
+
+    def write(self, record: dict) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
 class MetricsLog:
     """Append-only JSON lines, flushed per write so a killed run keeps what it logged."""
 

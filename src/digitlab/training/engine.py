@@ -23,7 +23,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from digitlab import __version__, runs
+from digitlab import __version__, distributed, runs
 from digitlab import config as cfgmod
 from digitlab.config import Config
 from digitlab.data.loader import TensorLoader, carve_validation, prepare_images, select
@@ -200,18 +200,24 @@ def fit(
     scheduler,
     state: State,
     reporter: Reporter,
+    ddp: distributed.Dist = distributed.Dist(),
+    net: nn.Module | None = None,
 ) -> dict:
+    """The loop. `model` is the plain module (saved, evaluated); `net` what trains (DDP-wrapped on N ranks)."""
     tc = config.train
+    net = net or model
     loss_fn = make_loss(config.loss, device)
     output_kind = model_spec(config.model.name).output
     steps_per_epoch = len(data.train)
     ckpt_dir = run_dir / "checkpoints"
-    log = runs.MetricsLog(run_dir / "metrics.jsonl")
+    log = runs.MetricsLog(run_dir / "metrics.jsonl") if ddp.is_main else runs.NullLog()
     background = background_value(data.preprocessing)
     bad_step = torch.tensor(-1, device=device)  # first step with a non-finite loss, tracked on the device
     stopped_early = False
 
     def save_resume() -> None:
+        if not ddp.is_main:
+            return
         info = checkpoint_info(config, data.preprocessing, state)
         position = {k: v for k, v in vars(state).items() if k != "history"}
         checkpoint.save_resume(ckpt_dir / "resume.safetensors", model, optimizer, scheduler, position, info)
@@ -236,12 +242,12 @@ def fit(
                 if tc.max_steps and state.global_step >= tc.max_steps:
                     break
                 batch = state.step_in_epoch
-                loss = train_step(model, x, y, loss_fn, optimizer, scheduler, config.optim.grad_clip,
+                loss = train_step(net, x, y, loss_fn, optimizer, scheduler, config.optim.grad_clip,
                                   tc.channels_last)
                 bad_step = torch.where((bad_step < 0) & ~torch.isfinite(loss), state.global_step, bad_step)
                 state.step_in_epoch += 1
                 state.global_step += 1
-                state.images_seen += len(y)
+                state.images_seen += len(y) * ddp.world_size
                 reporter.on_step()
                 if batch % tc.log_every == 0:
                     check_finite()
@@ -289,8 +295,10 @@ def fit(
             info = checkpoint_info(config, data.preprocessing, state, {"test_acc": record.get("test_acc")})
             if score is not None and score > state.best_acc:
                 state.best_acc, state.best_epoch = score, epoch + 1
-                checkpoint.save_weights(ckpt_dir / "best.safetensors", model, info)
-            checkpoint.save_weights(ckpt_dir / "last.safetensors", model, info)
+                if ddp.is_main:
+                    checkpoint.save_weights(ckpt_dir / "best.safetensors", model, info)
+            if ddp.is_main:
+                checkpoint.save_weights(ckpt_dir / "last.safetensors", model, info)
             save_resume()
             log.write(record)
             reporter.on_epoch_end(record)
@@ -300,6 +308,23 @@ def fit(
 
 
 # ------------------------------------------------------------------------------------------- entry points
+def check_world(config: Config, ddp: distributed.Dist) -> None:
+    if ddp.enabled and config.train.batch_size % ddp.world_size:
+        raise ConfigError(f"train.batch_size {config.train.batch_size} must be divisible by the {ddp.world_size} "
+                          "processes (each takes an equal share of every global batch)")
+
+
+def prepare_shared(config: Config, device: torch.device, ddp: distributed.Dist, dataset: Dataset | None = None,
+                   progress=None) -> Prepared:
+    """Rank 0 finds or downloads the data first; the other ranks wait, then find it in place."""
+    if not ddp.is_main:
+        distributed.barrier(ddp)
+    data = prepare_data(config, device, dataset, progress)
+    if ddp.is_main:
+        distributed.barrier(ddp)
+    return data
+
+
 def _build(config: Config, device: torch.device, n_classes: int):
     torch.manual_seed(config.train.seed)
     model = get_model(config.model.name, num_classes=n_classes).to(device)
@@ -346,19 +371,33 @@ def _summary(config: Config, run_dir: Path, device: torch.device, data: Prepared
 
 
 def _run(config: Config, run_dir: Path, device: torch.device, data: Prepared, model, optimizer, scheduler,
-         state: State, reporter: Reporter) -> dict:
-    runs.set_status(run_dir, "running", recipe=config.recipe, model=config.model.name)
+         state: State, reporter: Reporter, ddp: distributed.Dist = distributed.Dist()) -> dict:
+    net = model
+    if ddp.enabled:
+        from torch.nn.parallel import DistributedDataParallel
+
+        net = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+        data.train.rank, data.train.world_size = ddp.rank, ddp.world_size
+    if ddp.is_main:
+        runs.set_status(run_dir, "running", recipe=config.recipe, model=config.model.name, world_size=ddp.world_size)
     if data.dataset.fallback:
         reporter.on_message(data.dataset.fallback)
     try:
-        result = fit(config, run_dir, device, data, model, optimizer, scheduler, state, reporter)
+        result = fit(config, run_dir, device, data, model, optimizer, scheduler, state, reporter, ddp, net)
     except TrainingInterrupted:
-        runs.set_status(run_dir, "interrupted", step=state.global_step)
+        if ddp.is_main:
+            runs.set_status(run_dir, "interrupted", step=state.global_step)
         raise
     except BaseException as exc:
-        runs.set_status(run_dir, "failed", error=str(exc)[:500])
+        if ddp.is_main:
+            runs.set_status(run_dir, "failed", error=str(exc)[:500])
         raise
+    finally:
+        distributed.cleanup(ddp)
+    if not ddp.is_main:
+        return {"run_dir": str(run_dir), "rank": ddp.rank, "steps": state.global_step}
     summary = _summary(config, run_dir, device, data, model, state, result["stopped_early"])
+    summary["world_size"] = ddp.world_size
     runs.write_json(run_dir / "summary.json", summary)
     with contextlib.suppress(Exception):  # a plot is a convenience; its failure must not lose the run
         from digitlab.plots import loss_curves
@@ -379,20 +418,25 @@ def train(
     progress=None,
 ) -> dict:
     """Train a model from a config into a new run folder; returns the summary (as summary.json)."""
-    reporter = reporter or Reporter()
     config = cfgmod.validate(config)
-    device = pick_device(config.train.device)
-    data = prepare_data(config, device, dataset, progress)
+    ddp = distributed.from_env()
+    reporter = (reporter or Reporter()) if ddp.is_main else Reporter()
+    device = distributed.setup(ddp, pick_device(config.train.device))
+    check_world(config, ddp)
+    data = prepare_shared(config, device, ddp, dataset, progress)
     config = replace(config, data=replace(config.data, dataset=data.dataset.name)) if data.dataset.fallback else config
-    folder = runs.new_run_dir(name, run_dir, config.recipe)
-    (folder / "config.toml").write_text(cfgmod.dumps(config))
-    runs.write_json(folder / "data.json", data.dataset.provenance())
+    folder = None
+    if ddp.is_main:
+        folder = runs.new_run_dir(name, run_dir, config.recipe)
+        (folder / "config.toml").write_text(cfgmod.dumps(config))
+        runs.write_json(folder / "data.json", data.dataset.provenance())
+    folder = Path(distributed.broadcast_text(ddp, str(folder) if folder else None))
     model, optimizer = _build(config, device, len(data.dataset.classes))
     scheduler = make_scheduler(optimizer, config.schedule, config.train.epochs * len(data.train), len(data.train))
     reporter.on_start({"run_dir": str(folder), "config": config, "device": str(device),
                        "params": count_parameters(model), "data": data.dataset.provenance(),
                        "n_train": len(data.train.labels), "n_test": len(data.test.labels)})
-    return _run(config, folder, device, data, model, optimizer, scheduler, State(), reporter)
+    return _run(config, folder, device, data, model, optimizer, scheduler, State(), reporter, ddp)
 
 
 def json_position_step(path: Path) -> int:
@@ -407,7 +451,8 @@ RESUME_OVERRIDABLE = {"train.epochs", "train.max_steps", "train.device", "train.
 def resume(run_dir: str | Path, overrides: list[str] | None = None, reporter: Reporter | None = None,
            progress=None) -> dict:
     """Continue a run from checkpoints/resume.safetensors; only run-length and device settings may change."""
-    reporter = reporter or Reporter()
+    ddp = distributed.from_env()
+    reporter = (reporter or Reporter()) if ddp.is_main else Reporter()
     run_dir = Path(run_dir)
     if not (run_dir / "config.toml").exists():
         raise ConfigError(f"--resume {run_dir}: not a run folder (no config.toml)")
@@ -425,8 +470,9 @@ def resume(run_dir: str | Path, overrides: list[str] | None = None, reporter: Re
     if config.train.max_steps and position_step >= config.train.max_steps and not any(
             o.split("=")[0].strip() in ("max_steps", "train.max_steps") for o in overrides or []):
         config = replace(config, train=replace(config.train, max_steps=0))  # the smoke cap was reached: go on
-    device = pick_device(config.train.device)
-    data = prepare_data(config, device, progress=progress)
+    device = distributed.setup(ddp, pick_device(config.train.device))
+    check_world(config, ddp)
+    data = prepare_shared(config, device, ddp, progress=progress)
     model, optimizer = _build(config, device, len(data.dataset.classes))
     original_epochs = cfgmod.from_dict(cfgmod.load_toml(run_dir / "config.toml")).train.epochs
     scheduler = make_scheduler(optimizer, config.schedule, original_epochs * len(data.train), len(data.train))
@@ -434,11 +480,12 @@ def resume(run_dir: str | Path, overrides: list[str] | None = None, reporter: Re
     state = State(**position)
     if state.epoch >= config.train.epochs and state.step_in_epoch == 0:
         raise ConfigError(f"--resume {run_dir}: already trained {state.epoch} epochs; raise --epochs to go on")
-    runs.MetricsLog.truncate_after(run_dir / "metrics.jsonl", state.global_step)
-    (run_dir / "config.toml").write_text(cfgmod.dumps(config))
+    if ddp.is_main:
+        runs.MetricsLog.truncate_after(run_dir / "metrics.jsonl", state.global_step)
+        (run_dir / "config.toml").write_text(cfgmod.dumps(config))
     reporter.on_start({"run_dir": str(run_dir), "config": config, "device": str(device), "resumed_at": state.global_step,
                        "params": count_parameters(model), "data": data.dataset.provenance(),
                        "n_train": len(data.train.labels), "n_test": len(data.test.labels)})
-    return _run(config, run_dir, device, data, model, optimizer, scheduler, state, reporter)
+    return _run(config, run_dir, device, data, model, optimizer, scheduler, state, reporter, ddp)
 
 
