@@ -265,6 +265,7 @@ def train_cmd(
     strict_data: bool = typer.Option(False, "--strict-data", help="Fail instead of using the offline sample."),
     max_steps: int | None = typer.Option(None, "--max-steps", min=0, help="Stop after N steps (smoke runs)."),
     ckpt_every: int | None = typer.Option(None, "--ckpt-every", min=0, help="Resume checkpoint every N steps."),
+    tensorboard: bool = typer.Option(False, "--tensorboard", help="Also log to runs/<name>/tb/ for TensorBoard."),
     config_file: Path | None = typer.Option(None, "--config", help="A TOML config applied over the recipe."),
     overrides: list[str] | None = typer.Option(None, "--set", help="key=value, e.g. --set optim.momentum=0.9"),
     name: str | None = typer.Option(None, "--name", help="Run name (folder under runs/)."),
@@ -296,7 +297,7 @@ def train_cmd(
                        "train.device": device, "data.dataset": dataset,
                        "data.data_dir": str(data_dir) if data_dir else None,
                        "data.strict": True if strict_data else None, "train.max_steps": max_steps,
-                       "train.ckpt_every": ckpt_every}
+                       "train.ckpt_every": ckpt_every, "train.tensorboard": True if tensorboard else None}
             config = build_config(recipe, config_file, options, list(overrides or []))
             summary = train(config, name=name, run_dir=run_dir, reporter=reporter, progress=update)
     finally:

@@ -213,6 +213,11 @@ def fit(
     log = runs.MetricsLog(run_dir / "metrics.jsonl") if ddp.is_main else runs.NullLog()
     background = background_value(data.preprocessing)
     bad_step = torch.tensor(-1, device=device)  # first step with a non-finite loss, tracked on the device
+    tb = None
+    if tc.tensorboard and ddp.is_main:
+        from digitlab.training.tensorboard import TensorBoardLog
+
+        tb = TensorBoardLog(run_dir)
     stopped_early = False
 
     def save_resume() -> None:
@@ -257,6 +262,8 @@ def fit(
                               "lr": optimizer.param_groups[0]["lr"],
                               "images_per_second": state.images_seen / max(state.step_seconds + now - t0, 1e-9)}
                     log.write(record)
+                    if tb:
+                        tb.step(record)
                     reporter.on_log(record)
                 if tc.ckpt_every and state.global_step % tc.ckpt_every == 0:
                     check_finite()
@@ -301,9 +308,13 @@ def fit(
                 checkpoint.save_weights(ckpt_dir / "last.safetensors", model, info)
             save_resume()
             log.write(record)
+            if tb:
+                tb.epoch(record, model, data.test, data.preprocessing)
             reporter.on_epoch_end(record)
             model.train()
     log.close()
+    if tb:
+        tb.close()
     return {"stopped_early": stopped_early}
 
 
