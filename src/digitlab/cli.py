@@ -591,6 +591,34 @@ def export_cmd(
     out.print(f"preprocessing: {result['sidecar']}")
 
 
+# ------------------------------------------------------------------------------------------------ serve
+@app.command("serve")
+@handle_errors
+def serve_cmd(
+    target: Path | None = typer.Argument(None, help="Default model: a run folder or checkpoint (else the best run)."),
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to bind; 0.0.0.0 exposes it to your network."),
+    port: int = typer.Option(8000, "--port", min=0, max=65535),
+    runs_root: Path | None = typer.Option(None, "--runs", help="Runs folder to list (default: $DIGITLAB_RUNS or ./runs)."),
+    device: str = typer.Option("cpu", "--device", help="Where models run (cpu is best for single images)."),
+) -> None:
+    """The web page: draw a digit and watch the model answer; browse runs; a REST API (docs at /docs)."""
+    import uvicorn
+
+    from digitlab.device import pick_device
+    from digitlab.serve.app import create_app
+
+    if target is not None:
+        from digitlab.runs import weights_path
+
+        weights_path(target)  # a clear error now rather than on the first request
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        err.print(f"[bold yellow]warning:[/] serving on {host}: anyone who can reach this machine can use the page "
+                  "and the API (there is no authentication)", markup=True)
+    app_ = create_app(runs_root, target, pick_device(device))
+    out.print(f"digitlab serving on http://{host}:{port}/  (runs page /runs, API docs /docs; Ctrl-C stops)")
+    uvicorn.run(app_, host=host, port=port, log_level="warning")
+
+
 def main() -> None:
     try:
         app()
