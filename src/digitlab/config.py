@@ -93,6 +93,7 @@ class TrainConfig:
     eval_every_epoch: bool = True
     tta: bool = False  # test-time augmentation at evaluation (mean of the image and its shifted copies)
     channels_last: bool = False  # NHWC memory format for conv nets (faster oneDNN / cuDNN kernels)
+    target_acc: float = 0.0  # stop at the end of the first epoch whose test accuracy (%) reaches this (0 = off)
     tensorboard: bool = False  # also write TensorBoard scalars and misclassified digits to runs/<name>/tb/
 
 

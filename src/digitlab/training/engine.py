@@ -307,11 +307,15 @@ def fit(
             if ddp.is_main:
                 checkpoint.save_weights(ckpt_dir / "last.safetensors", model, info)
             save_resume()
+            if tc.target_acc and (record.get("test_acc") or 0) >= tc.target_acc:
+                record["reached_target"] = tc.target_acc
             log.write(record)
             if tb:
                 tb.epoch(record, model, data.test, data.preprocessing)
             reporter.on_epoch_end(record)
             model.train()
+            if record.get("reached_target"):
+                break
     log.close()
     if tb:
         tb.close()
@@ -362,6 +366,7 @@ def _summary(config: Config, run_dir: Path, device: torch.device, data: Prepared
         "final_test_loss": last.get("test_loss"),
         "final_val_acc": last.get("val_acc"),
         "best_epoch": state.best_epoch,
+        "reached_target": last.get("reached_target"),
         "epochs": state.epoch,
         "steps": state.global_step,
         "train_seconds": round(state.train_seconds, 3),
