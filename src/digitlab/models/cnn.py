@@ -58,37 +58,6 @@ def cnn_pt(num_classes: int = 10) -> nn.Module:
     return PyTorchExampleNet(num_classes)
 
 
-def conv_bn(c_in: int, c_out: int) -> nn.Sequential:
-    """3x3 conv (no bias: BatchNorm has one) + BatchNorm + ReLU."""
-    return nn.Sequential(nn.Conv2d(c_in, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(inplace=True))
-
-
-class BNNet(nn.Module):
-    """Ours: blocks of conv-BN-ReLU + max-pool, global max pool, one linear layer; logits scaled down.
-
-    widths (w1, w2, w3): 28 -> 14 -> 7 -> 3 spatially. Scaling the logits (airbench's trick) lets a high
-    learning rate train stably without a softmax temperature blow-up in the first steps.
-    """
-
-    def __init__(self, widths: tuple[int, int, int], num_classes: int = 10, double: bool = False,
-                 logit_scale: float = 1 / 8) -> None:
-        super().__init__()
-        w1, w2, w3 = widths
-        blocks: list[nn.Module] = []
-        c = 1
-        for w in (w1, w2, w3):
-            blocks += [conv_bn(c, w)] + ([conv_bn(w, w)] if double else []) + [nn.MaxPool2d(2)]
-            c = w
-        self.features = nn.Sequential(*blocks)
-        self.head = nn.Linear(w3, num_classes, bias=False)
-        self.logit_scale = logit_scale
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.features(x)
-        x = torch.amax(x, dim=(2, 3))
-        return self.head(x) * self.logit_scale
-
-
 class FastNet(nn.Module):
     """Ours, for the fastest 99% on a CPU: conv16 k5 - pool - conv32 k5 - pool - fc128 - fc10, valid convs.
 
@@ -118,8 +87,3 @@ def cnn_fast(num_classes: int = 10) -> nn.Module:
 @register_model("cnn-wide", source="digitlab", description="conv16-conv64-fc256, valid convs: 99.5% in minutes")
 def cnn_wide(num_classes: int = 10) -> nn.Module:
     return FastNet(num_classes, c1=16, c2=64, hidden=256)
-
-
-@register_model("cnn-best", source="digitlab", description="BatchNorm CNN 32-64-128 (two convs per block)")
-def cnn_best(num_classes: int = 10) -> nn.Module:
-    return BNNet((32, 64, 128), num_classes, double=True)

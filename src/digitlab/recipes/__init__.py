@@ -38,7 +38,7 @@ def list_recipes() -> list[Recipe]:
     return [load_recipe(name) for name in sorted(_files(), key=_order)]
 
 
-ORDER = ["quickstart", "quickstart-deep", "lenet5", "mlp-sgd", "mlp-5layer", "cnn-small", "pytorch-example",
+ORDER = ["quickstart", "quickstart-deep", "lenet5", "mlp-sgd", "mlp-5layer", "cnn-small", "pytorch-example", "strong",
          "fast", "best"]
 
 
