@@ -1,8 +1,9 @@
 """Loader throughput: digitlab's TensorLoader vs torchvision's datasets.MNIST + DataLoader, in one run.
 
 One shuffled, normalized, batch-64 pass over the 60,000 training images, on the CPU. digitlab's figure
-includes its one-off preparation of the whole split (uint8 -> normalized float NCHW), so the comparison
-is end to end from arrays in memory; torchvision's is its best over num_workers 0 and 2.
+includes its one-off preparation of the whole split (numpy uint8 -> a uint8 NCHW tensor) and the per-batch
+conversion + normalization, so the comparison is end to end from arrays in memory; torchvision's is its best
+over num_workers 0 and 2.
 
     python bench/loader.py --data-dir ../shared/data/mnist [--json]
     python bench/loader.py --dataset fashion-mnist [--json]      # Debian's copy, same shapes
@@ -26,6 +27,7 @@ import torch
 
 from digitlab.data.loader import TensorLoader, prepare_images
 from digitlab.data.sources import STEMS, load_dataset
+from digitlab.data.transforms import Normalize
 
 BATCH = 64
 
@@ -35,9 +37,9 @@ def bench_digitlab(ds, repeats: int = 3) -> dict:
     labels = torch.as_tensor(ds.train_labels)
     for _ in range(repeats):
         t0 = time.perf_counter()
-        x = prepare_images(ds.train_images, ds.mean, ds.std)
+        x = prepare_images(ds.train_images)  # uint8 (N, 1, 28, 28); each batch is normalized as it is drawn
         t1 = time.perf_counter()
-        loader = TensorLoader(x, labels, batch_size=BATCH, shuffle=True, seed=0)
+        loader = TensorLoader(x, labels, batch_size=BATCH, shuffle=True, seed=0, transform=Normalize(ds.mean, ds.std))
         n = 0
         for _xb, yb in loader:
             n += len(yb)

@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from digitlab.data.loader import TensorLoader, carve_validation, prepare_images, select
-from digitlab.data.transforms import Augment
+from digitlab.data.transforms import Augment, Normalize, to_float_nchw
 from digitlab.errors import DataError
 from tests.helpers import synthetic_digits
 
@@ -13,39 +13,40 @@ def digits():
     return synthetic_digits(1000, seed=3)
 
 
-def test_prepare_shapes_dtypes_and_normalization(digits):
+def test_prepare_keeps_uint8_and_normalize_per_batch(digits):
     images, _ = digits
+    u8 = prepare_images(images)
+    assert u8.shape == (1000, 1, 28, 28) and u8.dtype == torch.uint8  # 4x smaller than float32 on the device
     pixels = images / 255.0
     mean, std = float(pixels.mean()), float(pixels.std())
-    x = prepare_images(images, mean, std)
-    assert x.shape == (1000, 1, 28, 28) and x.dtype == torch.float32
-    assert abs(x.mean().item()) < 1e-4 and abs(x.std().item() - 1) < 1e-3
-    raw = prepare_images(images, mean, std, normalize=False)
+    x = Normalize(mean, std)(u8)
+    assert x.dtype == torch.float32 and abs(x.mean().item()) < 1e-4 and abs(x.std().item() - 1) < 1e-3
+    raw = Normalize(mean, std, normalize=False)(u8)
     assert raw.min().item() >= 0 and raw.max().item() <= 1
     np.testing.assert_allclose(raw[5, 0].numpy(), images[5] / 255.0, atol=1e-7)
+    # the same numbers as torchvision's ToTensor + Normalize: x / 255, then (x - mean) / std
+    ref = (torch.as_tensor(images[:3]).float().div(255).sub(mean).div(std)).unsqueeze(1)
+    assert torch.equal(x[:3], ref)
 
 
 def test_resize_and_pad(digits):
     images, _ = digits
-    x = prepare_images(images, 0.13, 0.31, size=32)
-    assert x.shape == (1000, 1, 32, 32)
-    # resized values are whole 0..255 levels, as MindSpore's uint8 resize gives
-    levels = (x * 0.31 + 0.13) * 255
-    assert torch.allclose(levels, levels.round(), atol=1e-3)
-    p = prepare_images(images, 0.13, 0.31, pad=2)
+    u8 = prepare_images(images, size=32)
+    assert u8.shape == (1000, 1, 32, 32) and u8.dtype == torch.uint8  # resized to whole levels, as MindSpore
+    p = to_float_nchw(torch.as_tensor(images), 0.13, 0.31, pad=2)
     assert p.shape == (1000, 1, 32, 32)
     assert torch.allclose(p[:, :, 0, :], torch.tensor(-0.13 / 0.31))  # padding is background, not ink
 
 
 def test_uint8_required():
     with pytest.raises(DataError, match="uint8"):
-        prepare_images(np.zeros((2, 28, 28), np.float32), 0, 1)
+        prepare_images(np.zeros((2, 28, 28), np.float32))
 
 
 def make_loader(digits, **kw):
     images, labels = digits
-    x = prepare_images(images, 0.1, 0.3)
-    return TensorLoader(x, torch.as_tensor(labels, dtype=torch.long), **kw)
+    return TensorLoader(prepare_images(images), torch.as_tensor(labels, dtype=torch.long),
+                        transform=Normalize(0.1, 0.3), **kw)
 
 
 def test_batches_len_and_drop_last(digits):

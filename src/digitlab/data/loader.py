@@ -1,7 +1,7 @@
-"""TensorLoader: a whole split as one tensor on the device, shuffled with randperm, sliced into batches.
+"""TensorLoader: a whole split as one uint8 tensor on the device, shuffled with randperm, sliced into batches.
 
-airbench's recipe, for MNIST: preparation (resize / rescale / normalize / NCHW) happens once for the
-whole split; each epoch draws one permutation from its own generator seeded by (seed, epoch), so the order
+airbench's recipe, for MNIST: resize / pad / NCHW happen once for the whole split, which stays uint8 on the
+device; each batch is gathered, then converted and normalized on the device (a few tensor ops); each epoch draws one permutation from its own generator seeded by (seed, epoch), so the order
 never depends on the global RNG and a resumed run sees exactly the same batches. Augmentation is a batch
 op whose randomness comes from a generator seeded by (seed, epoch, step). The loader is just __len__ and
 __iter__; `start_step` skips batches already trained on when resuming.
@@ -14,25 +14,21 @@ from collections.abc import Iterator, Sequence
 import numpy as np
 import torch
 
-from digitlab.data.transforms import Augment, to_float_nchw
+from digitlab.data.transforms import Augment, Normalize, resize_pad
 from digitlab.errors import DataError
 
 
 def prepare_images(
     images: np.ndarray | torch.Tensor,
-    mean: float,
-    std: float,
     device: torch.device | str = "cpu",
-    normalize: bool = True,
     size: int = 0,
     pad: int = 0,
-    dtype: torch.dtype = torch.float32,
 ) -> torch.Tensor:
-    """(N, H, W) uint8 -> (N, 1, S, S) normalized float on `device`, done once for a whole split."""
+    """(N, H, W) uint8 -> (N, 1, S, S) uint8 on `device`, resized and padded once for a whole split."""
     t = torch.as_tensor(np.ascontiguousarray(images)) if isinstance(images, np.ndarray) else images
     if t.dtype != torch.uint8:
         raise DataError(f"expected uint8 images, got {t.dtype}")
-    return to_float_nchw(t.to(device), mean, std, normalize=normalize, size=size, pad=pad, dtype=dtype)
+    return resize_pad(t.to(device), size=size, pad=pad)
 
 
 def select(
@@ -74,7 +70,8 @@ def epoch_generator(seed: int, *parts: int) -> torch.Generator:
 class TensorLoader:
     """Batches of (images, labels) from device tensors.
 
-    images: (N, C, H, W) float, already prepared; labels: (N,) int64 on the same device.
+    images: (N, C, H, W) on the device, uint8 as prepare_images leaves them (then `transform`, e.g. Normalize,
+    turns each batch into floats) or already float; labels: (N,) int64 on the same device.
     """
 
     def __init__(
@@ -88,6 +85,7 @@ class TensorLoader:
         augment: Augment | None = None,
         rank: int = 0,
         world_size: int = 1,
+        transform: Normalize | None = None,
     ) -> None:
         if batch_size <= 0:
             raise DataError(f"batch size must be positive, got {batch_size}")
@@ -95,7 +93,7 @@ class TensorLoader:
             raise DataError(f"{len(images)} images but {len(labels)} labels")
         self.images, self.labels = images, labels
         self.batch_size, self.shuffle, self.drop_last = batch_size, shuffle, drop_last
-        self.seed, self.augment = seed, augment
+        self.seed, self.augment, self.transform = seed, augment, transform
         self.rank, self.world_size = rank, world_size
         self.epoch = 0
         self.start_step = 0
@@ -128,6 +126,8 @@ class TensorLoader:
                 x, y = self.images.index_select(0, idx), self.labels.index_select(0, idx)
             if self.world_size > 1:  # each rank takes its strided share of the same global batch
                 x, y = x[self.rank :: self.world_size], y[self.rank :: self.world_size]
+            if self.transform is not None:
+                x = self.transform(x)
             if self.augment is not None and self.augment.active:
                 x = self.augment(x, epoch_generator(self.seed, self.epoch, step))
             yield x, y

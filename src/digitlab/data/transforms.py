@@ -13,6 +13,45 @@ import torch
 import torch.nn.functional as F
 
 
+def resize_pad(images: torch.Tensor, size: int = 0, pad: int = 0) -> torch.Tensor:
+    """(N, H, W) uint8 -> (N, 1, S, S) uint8: resize and pad once, staying in whole 0..255 levels.
+
+    Resize is bilinear with half-pixel centres (as OpenCV / MindSpore's Resize) on the 0..255 values, rounded
+    back to uint8 as MindSpore's pipeline does when it resizes the uint8 image before rescaling. Padding is 0,
+    the background, so a padded border looks like paper, not ink.
+    """
+    x = images.unsqueeze(1)
+    if size and size != x.shape[-1]:
+        x = F.interpolate(x.float(), size=(size, size), mode="bilinear", align_corners=False)
+        x = x.round_().clamp_(0, 255).to(torch.uint8)
+    if pad:
+        x = F.pad(x, (pad, pad, pad, pad), value=0)
+    return x.contiguous()
+
+
+@dataclass(frozen=True)
+class Normalize:
+    """uint8 batch -> float: x / 255 (ToTensor), then (x - mean) / std (Normalize), in that order.
+
+    Done per batch on the device, so a split stays uint8 (4x less memory than float32) and nothing is
+    prepared twice.
+    """
+
+    mean: float
+    std: float
+    normalize: bool = True
+    dtype: torch.dtype = torch.float32
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.to(self.dtype).div_(255.0)
+        return x.sub_(self.mean).div_(self.std) if self.normalize else x
+
+    @property
+    def background(self) -> float:
+        """The value of an empty (0) pixel after this transform."""
+        return (0.0 - self.mean) / self.std if self.normalize else 0.0
+
+
 def to_float_nchw(
     images: torch.Tensor,
     mean: float,
@@ -22,23 +61,8 @@ def to_float_nchw(
     pad: int = 0,
     dtype: torch.dtype = torch.float32,
 ) -> torch.Tensor:
-    """(N, H, W) uint8 -> (N, 1, S, S) float: resize, rescale to [0, 1], normalize, pad.
-
-    Resize (bilinear, half-pixel centres like OpenCV/MindSpore's Resize) works on the 0..255 values and is
-    rounded back to whole levels, as MindSpore's pipeline does when it resizes the uint8 image before
-    rescaling. Padding uses the background value (0 before normalization) so a padded border looks like
-    paper, not like ink.
-    """
-    x = images.unsqueeze(1).to(torch.float32)
-    if size and size != x.shape[-1]:
-        x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False).round_().clamp_(0, 255)
-    x = x.mul_(1.0 / 255.0)
-    if normalize:
-        x = x.sub_(mean).div_(std)
-    if pad:
-        background = (0.0 - mean) / std if normalize else 0.0
-        x = F.pad(x, (pad, pad, pad, pad), value=background)
-    return x.to(dtype).contiguous()
+    """(N, H, W) uint8 -> (N, 1, S, S) float in one go: resize_pad then Normalize."""
+    return Normalize(mean, std, normalize, dtype)(resize_pad(images, size, pad))
 
 
 @dataclass(frozen=True)

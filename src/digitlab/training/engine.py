@@ -28,7 +28,7 @@ from digitlab import config as cfgmod
 from digitlab.config import Config
 from digitlab.data.loader import TensorLoader, carve_validation, prepare_images, select
 from digitlab.data.sources import Dataset, load_dataset
-from digitlab.data.transforms import Augment
+from digitlab.data.transforms import Augment, Normalize
 from digitlab.device import pick_device, synchronize
 from digitlab.errors import ConfigError, TrainingError, TrainingInterrupted
 from digitlab.models import count_parameters, get_model, model_spec
@@ -83,14 +83,30 @@ def preprocessing_for(config: Config, dataset: Dataset) -> dict[str, Any]:
     }
 
 
+def normalizer(pre: dict) -> Normalize:
+    return Normalize(pre["mean"], pre["std"], pre["normalize"])
+
+
+def _resize(images: np.ndarray, pre: dict) -> int:
+    return pre["resize"] if pre["resize"] != images.shape[-1] else 0
+
+
 def tensors(images: np.ndarray, labels: np.ndarray, pre: dict, device: torch.device) -> tuple:
-    x = prepare_images(images, pre["mean"], pre["std"], device, normalize=pre["normalize"],
-                       size=pre["resize"] if pre["resize"] != images.shape[-1] else 0, pad=pre["pad"])
+    """A whole set as model input: (N, 1, S, S) float + (N,) int64 (for evaluation, prediction, export)."""
+    x = normalizer(pre)(prepare_images(images, device, size=_resize(images, pre), pad=pre["pad"]))
     return x, torch.as_tensor(labels, dtype=torch.long, device=device)
 
 
+def split_loader(images: np.ndarray, labels: np.ndarray, pre: dict, device: torch.device, batch_size: int,
+                 **kwargs) -> TensorLoader:
+    """A split kept as uint8 on the device; each batch is normalized as it is drawn."""
+    x = prepare_images(images, device, size=_resize(images, pre), pad=pre["pad"])
+    y = torch.as_tensor(labels, dtype=torch.long, device=device)
+    return TensorLoader(x, y, batch_size=batch_size, transform=normalizer(pre), **kwargs)
+
+
 def background_value(pre: dict) -> float:
-    return (0.0 - pre["mean"]) / pre["std"] if pre["normalize"] else 0.0
+    return normalizer(pre).background
 
 
 def prepare_data(config: Config, device: torch.device, dataset: Dataset | None = None, progress=None) -> Prepared:
@@ -105,13 +121,13 @@ def prepare_data(config: Config, device: torch.device, dataset: Dataset | None =
     val = None
     if d.val_size:
         (xtr, ytr), (xv, yv) = carve_validation(xtr, ytr, d.val_size, config.train.seed)
-        val = TensorLoader(*tensors(xv, yv, pre, device), batch_size=d.eval_batch_size)
+        val = split_loader(xv, yv, pre, device, d.eval_batch_size)
     augment = Augment(d.augment_shift, d.augment_rotate, d.augment_scale, background_value(pre))
-    train = TensorLoader(*tensors(xtr, ytr, pre, device), batch_size=config.train.batch_size, shuffle=d.shuffle,
-                         drop_last=d.drop_last, seed=config.train.seed, augment=augment if augment.active else None)
+    train = split_loader(xtr, ytr, pre, device, config.train.batch_size, shuffle=d.shuffle, drop_last=d.drop_last,
+                         seed=config.train.seed, augment=augment if augment.active else None)
     if len(train) == 0:
         raise ConfigError(f"batch size {config.train.batch_size} with drop_last leaves no batch of {len(ytr)} examples")
-    test = TensorLoader(*tensors(xte, yte, pre, device), batch_size=d.eval_batch_size)
+    test = split_loader(xte, yte, pre, device, d.eval_batch_size)
     return Prepared(dataset, train, test, val, pre)
 
 
