@@ -1,8 +1,9 @@
 """TensorLoader: a whole split as one uint8 tensor on the device, shuffled with randperm, sliced into batches.
 
 airbench's recipe, for MNIST: resize / pad / NCHW happen once for the whole split, which stays uint8 on the
-device; each batch is gathered, then converted and normalized on the device (a few tensor ops); each epoch draws one permutation from its own generator seeded by (seed, epoch), so the order
-never depends on the global RNG and a resumed run sees exactly the same batches. Augmentation is a batch
+device; each batch is gathered, then converted and normalized on the device (a few tensor ops). Each epoch
+draws one permutation from its own generator seeded by (seed, epoch), so the order never depends on the
+global RNG and a resumed run sees exactly the same batches. Augmentation is a batch
 op whose randomness comes from a generator seeded by (seed, epoch, step). The loader is just __len__ and
 __iter__; `start_step` skips batches already trained on when resuming.
 """
