@@ -93,6 +93,8 @@ class TrainConfig:
     eval_every_epoch: bool = True
     tta: bool = False  # test-time augmentation at evaluation (mean of the image and its shifted copies)
     channels_last: bool = False  # NHWC memory format for conv nets (faster oneDNN / cuDNN kernels)
+    amp: bool = False  # bfloat16 autocast for the forward pass (for GPUs with bf16; weights stay float32)
+    compile: bool = False  # torch.compile the training model (pays a compile up front; for long GPU runs)
     target_acc: float = 0.0  # stop at the end of the first epoch whose test accuracy (%) reaches this (0 = off)
     tensorboard: bool = False  # also write TensorBoard scalars and misclassified digits to runs/<name>/tb/
 

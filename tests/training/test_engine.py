@@ -210,3 +210,11 @@ def test_ctrl_c_saves_and_explains_how_to_resume(idx_dir, tmp_path):
     assert run_status(run) == "interrupted"
     position = checkpoint.read_resume_position(run / "checkpoints" / "resume.safetensors")
     assert position["global_step"] >= 30
+
+
+def test_bf16_autocast_trains(idx_dir, tmp_path):
+    """train.amp: bf16 autocast (the GPU option) also runs on the CPU; the loss stays finite and it learns."""
+    summary = train(make_config(idx_dir, "train.epochs=3", "train.amp=true", "model.name=cnn-small"),
+                    run_dir=tmp_path / "amp")
+    assert summary["final_test_acc"] > 50
+    assert all(torch.isfinite(v).all() for v in weights(tmp_path / "amp").values())

@@ -133,11 +133,15 @@ def prepare_data(config: Config, device: torch.device, dataset: Dataset | None =
 
 # ------------------------------------------------------------------------------------------- steps
 def train_step(model: nn.Module, x: torch.Tensor, y: torch.Tensor, loss_fn, optimizer: torch.optim.Optimizer,
-               scheduler, grad_clip: float, channels_last: bool = False) -> torch.Tensor:
+               scheduler, grad_clip: float, channels_last: bool = False, amp: bool = False) -> torch.Tensor:
     """One optimizer step; returns the (device) loss tensor, not read back."""
     if channels_last:
         x = x.contiguous(memory_format=torch.channels_last)
-    loss = loss_fn(model(x), y)
+    if amp:  # bf16 autocast: no loss scaling needed (bf16 has float32's exponent range)
+        with torch.autocast(device_type=x.device.type, dtype=torch.bfloat16):
+            loss = loss_fn(model(x).float(), y)
+    else:
+        loss = loss_fn(model(x), y)
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     if grad_clip > 0:
@@ -264,7 +268,7 @@ def fit(
                     break
                 batch = state.step_in_epoch
                 loss = train_step(net, x, y, loss_fn, optimizer, scheduler, config.optim.grad_clip,
-                                  tc.channels_last)
+                                  tc.channels_last, tc.amp)
                 bad_step = torch.where((bad_step < 0) & ~torch.isfinite(loss), state.global_step, bad_step)
                 state.step_in_epoch += 1
                 state.global_step += 1
@@ -410,6 +414,8 @@ def _run(config: Config, run_dir: Path, device: torch.device, data: Prepared, mo
 
         net = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
         data.train.rank, data.train.world_size = ddp.rank, ddp.world_size
+    if config.train.compile:
+        net = torch.compile(net)
     if ddp.is_main:
         runs.set_status(run_dir, "running", recipe=config.recipe, model=config.model.name, world_size=ddp.world_size)
     if data.dataset.fallback:
