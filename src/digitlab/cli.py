@@ -54,6 +54,9 @@ def handle_errors(fn):
                 raise fail(str(exc).replace("\n", " "), exc.exit_code) from None
             except KeyboardInterrupt:
                 raise fail("interrupted", 130) from None
+            except OSError as exc:  # disk full, permission denied, ...: say which file and why, no traceback
+                where = exc.filename or "a file"
+                raise fail(f"{where}: {exc.strerror or exc}; check the path, its permissions and free space") from None
 
     return wrapper
 
@@ -127,11 +130,15 @@ def data_info(
     out.print(f"[bold]{info['dataset']}[/]  source: {info['source']}  {info['path']}", markup=True)
     out.print(f"verified: {'yes' if info['verified'] else 'no'} ({info['verify_note']})")
     out.print(f"normalize: mean {ds.mean:.4f}  std {ds.std:.4f}")
-    table = Table("split", "n", "shape", "dtype", "pixel mean", "pixel std", "class counts")
+    table = Table("split", "n", "shape", "dtype", "pixel mean", "pixel std")
     for split, s in info["splits"].items():
         table.add_row(split, str(s["n"]), "x".join(map(str, s["shape"])), s["dtype"], f"{s['pixel_mean']:.4f}",
-                      f"{s['pixel_std']:.4f}", " ".join(map(str, s["class_counts"])))
+                      f"{s['pixel_std']:.4f}")
     out.print(table)
+    counts = Table("class", *info["splits"], title="class counts")
+    for c, name in enumerate(info["classes"]):
+        counts.add_row(name, *(str(s["class_counts"][c]) for s in info["splits"].values()))
+    out.print(counts)
 
 
 def parse_classes(text: str | None) -> list[int]:
