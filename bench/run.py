@@ -21,7 +21,6 @@ import argparse
 import json
 import os
 import platform
-import resource
 import statistics
 import subprocess
 import sys
@@ -188,11 +187,12 @@ def bench_fast(data_dir: str, seeds: int, tmp: Path, quick: bool) -> dict:
 
 
 def bench_memory(data_dir: str, tmp: Path) -> dict:
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    timed_process(["train", "-r", "quickstart", "--data-dir", data_dir, "--run-dir", str(tmp / f"mem-{time.time_ns()}")])
-    peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return {"recipe": "quickstart", "peak_rss_mb": round(peak_kb / 1024, 1), "note": "max RSS of any child so far"
-            if peak_kb == before else "max RSS of the training process"}
+    """Peak RSS of a quickstart training process, measured in a fresh child so no earlier run is counted."""
+    code = ("import resource, subprocess, sys; subprocess.run([sys.executable, '-m', 'digitlab', 'train', '-r', "
+            f"'quickstart', '--data-dir', {data_dir!r}, '--run-dir', {str(tmp / f'mem-{time.time_ns()}')!r}], "
+            "check=True, capture_output=True); print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return {"recipe": "quickstart", "peak_rss_mb": round(int(out.stdout.strip()) / 1024, 1)}
 
 
 def main() -> None:

@@ -15,6 +15,7 @@ and recorded in every output) unless strict=True.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import warnings
@@ -301,8 +302,6 @@ def verify_file(path: Path, spec: DatasetSpec, role: str, content: bytes, cache:
     if spec.archive_md5.get(role):
         if path.read_bytes()[:2] != idx.GZIP_MAGIC:
             return False, "publisher lists only archive checksums; keep the .gz files to verify"
-        import hashlib
-
         digest = entry.get("md5") or hashlib.md5(path.read_bytes()).hexdigest()
         cache[key] = {**entry, "md5": digest}
         if digest != spec.archive_md5[role]:

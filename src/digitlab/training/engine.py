@@ -15,7 +15,7 @@ import platform
 import signal
 import threading
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -163,7 +163,6 @@ class State:
     train_seconds: float = 0.0  # wall time accumulated over sessions (a resumed run adds to it)
     step_seconds: float = 0.0  # of which spent in training steps
     images_seen: int = 0
-    history: list = field(default_factory=list)
 
 
 class StopFlag:
@@ -244,7 +243,7 @@ def fit(
         if not ddp.is_main:
             return
         info = checkpoint_info(config, data.preprocessing, state)
-        position = {k: v for k, v in vars(state).items() if k != "history"}
+        position = dict(vars(state))
         checkpoint.save_resume(ckpt_dir / "resume.safetensors", model, optimizer, scheduler, position, info)
 
     def check_finite() -> None:
@@ -515,7 +514,7 @@ def resume(run_dir: str | Path, overrides: list[str] | None = None, reporter: Re
     original_epochs = cfgmod.from_dict(cfgmod.load_toml(run_dir / "config.toml")).train.epochs
     scheduler = make_scheduler(optimizer, config.schedule, original_epochs * len(data.train), len(data.train))
     position, _ = checkpoint.load_resume(ckpt, model, optimizer, scheduler, device)
-    state = State(**position)
+    state = State(**{k: v for k, v in position.items() if k in State.__dataclass_fields__})
     if state.epoch >= config.train.epochs and state.step_in_epoch == 0:
         raise ConfigError(f"--resume {run_dir}: already trained {state.epoch} epochs; raise --epochs to go on")
     if ddp.is_main:
