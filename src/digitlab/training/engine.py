@@ -515,7 +515,7 @@ def resume(run_dir: str | Path, overrides: list[str] | None = None, reporter: Re
     scheduler = make_scheduler(optimizer, config.schedule, original_epochs * len(data.train), len(data.train))
     position, _ = checkpoint.load_resume(ckpt, model, optimizer, scheduler, device)
     state = State(**{k: v for k, v in position.items() if k in State.__dataclass_fields__})
-    if state.epoch >= config.train.epochs and state.step_in_epoch == 0:
+    if state.epoch >= config.train.epochs:  # the epochs asked for are done (or passed, mid-epoch)
         raise ConfigError(f"--resume {run_dir}: already trained {state.epoch} epochs; raise --epochs to go on")
     if ddp.is_main:
         runs.MetricsLog.truncate_after(run_dir / "metrics.jsonl", state.global_step)
