@@ -472,13 +472,9 @@ def plot_cmd(
 ) -> None:
     """Loss per step (raw + smoothed) and test accuracy per epoch; several runs overlaid."""
     from digitlab import runs
-    from digitlab.plots import overlay_runs
+    from digitlab.compare import plot_runs
 
-    folders = [runs.resolve_run(t) for t in targets]
-    series = [(f"{f.name} ({runs.run_row(f)['model']})", runs.MetricsLog.read(f / "metrics.jsonl")) for f in folders]
-    if not any(records for _, records in series):
-        raise DigitlabError("these runs have logged nothing yet")
-    path = overlay_runs(series, out_path)
+    path = plot_runs([runs.resolve_run(t) for t in targets], out_path)
     out.print(f"wrote {path}")
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from digitlab import runs
 from digitlab.config import with_overrides
-from digitlab.errors import ConfigError
+from digitlab.errors import ConfigError, DigitlabError
 
 COLUMNS = ["run", "recipe", "model", "params", "epochs", "best_test_acc", "final_test_acc", "final_test_loss",
            "train_seconds", "images_per_second", "data", "data_source", "status"]
@@ -22,13 +22,20 @@ def compare_runs(targets: list[str | os.PathLike], plot_out: str | os.PathLike |
         raise ConfigError("name at least one run folder to compare")
     folders = [runs.resolve_run(t) for t in targets]
     rows = [runs.run_row(f) for f in folders]
-    rows.sort(key=lambda r: -(r["best_test_acc"] if r["best_test_acc"] is not None else -1))
     if plot_out:
-        from digitlab.plots import overlay_runs
+        plot_runs(folders, plot_out, rows)
+    return sorted(rows, key=lambda r: -(r["best_test_acc"] if r["best_test_acc"] is not None else -1))
 
-        overlay_runs([(f"{f.name} ({runs.run_row(f)['model']})", runs.MetricsLog.read(f / "metrics.jsonl"))
-                      for f in folders], plot_out)
-    return rows
+
+def plot_runs(folders: list[Path], out: str | os.PathLike, rows: list[dict] | None = None) -> Path:
+    """Overlay the runs' curves in one figure, labelled "run (model)"; rows may be passed when already read."""
+    from digitlab.plots import overlay_runs
+
+    rows = rows or [runs.run_row(f) for f in folders]
+    series = [(f"{f.name} ({row['model']})", runs.MetricsLog.read(f / "metrics.jsonl")) for f, row in zip(folders, rows)]
+    if not any(records for _, records in series):
+        raise DigitlabError("these runs have logged nothing yet")
+    return overlay_runs(series, out)
 
 
 def to_csv(rows: list[dict]) -> str:
@@ -46,17 +53,17 @@ def train_recipes(recipes: list[str], overrides: list[str] | None = None, report
 
     if len(recipes) < 1:
         raise ConfigError("--recipes: name at least one recipe")
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    folders = []
-    dataset = None
-    for name in recipes:
-        config = with_overrides(load_recipe(name).config, overrides)
-        summary = train(config, name=f"compare-{stamp}-{name}", reporter=reporter, dataset=dataset, progress=progress)
-        folders.append(Path(summary["run_dir"]))
-        if dataset is None:  # load (and verify) the data once; every recipe then sees the same arrays
-            from digitlab.data.sources import load_dataset
+    from digitlab.data.sources import load_dataset
 
-            dataset = load_dataset(config.data.dataset, config.data.data_dir or None, strict=config.data.strict)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    configs = [with_overrides(load_recipe(name).config, overrides) for name in recipes]  # bad names fail first
+    first = configs[0].data
+    # load (and verify) the data once; every recipe then trains on the same arrays
+    dataset = load_dataset(first.dataset, first.data_dir or None, strict=first.strict, progress=progress)
+    folders = []
+    for name, config in zip(recipes, configs):
+        summary = train(config, name=f"compare-{stamp}-{name}", reporter=reporter, dataset=dataset)
+        folders.append(Path(summary["run_dir"]))
     return folders
 
 

@@ -86,16 +86,25 @@ def create_app(runs_root: str | os.PathLike | None = None, default: str | os.Pat
             raise HTTPException(status_code=404, detail=f"unknown run '{name}'")
         return folder
 
+    def trained_runs() -> list[dict]:
+        return [r for r in runs.list_runs(root) if (Path(r["path"]) / "checkpoints").is_dir()]
+
+    def default_choice(rows: list[dict]) -> tuple[str, Path] | None:
+        """The model used when a request names none: the one given to `serve`, else the most accurate run."""
+        if default_target is not None:
+            return default_target.name, default_target
+        if not rows:
+            return None
+        best = max(rows, key=lambda r: r["best_test_acc"] or 0)
+        return best["run"], Path(best["path"])
+
     def pick(run: str | None) -> tuple[str, Path]:
         if run:
             return run, run_dir(run)
-        if default_target is not None:
-            return default_target.name, default_target
-        rows = [r for r in runs.list_runs(root) if (Path(r["path"]) / "checkpoints").is_dir()]
-        if not rows:
+        choice = default_choice(trained_runs())
+        if choice is None:
             raise HTTPException(status_code=404, detail="no trained runs yet: run `digitlab train` first")
-        best = max(rows, key=lambda r: r["best_test_acc"] or 0)
-        return best["run"], Path(best["path"])
+        return choice
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def index() -> str:
@@ -118,9 +127,9 @@ def create_app(runs_root: str | os.PathLike | None = None, default: str | os.Pat
 
     @app.get("/api/runs")
     def api_runs() -> dict:
-        rows = [r for r in runs.list_runs(root) if (Path(r["path"]) / "checkpoints").is_dir()]
-        default_name = pick(None)[0] if (rows or default_target) else None
-        return {"runs": rows, "default": default_name}
+        rows = trained_runs()
+        choice = default_choice(rows)
+        return {"runs": rows, "default": choice[0] if choice else None}
 
     @app.get("/api/runs/{name}")
     def api_run(name: str) -> dict:

@@ -496,7 +496,8 @@ def resume(run_dir: str | Path, overrides: list[str] | None = None, reporter: Re
     ckpt = run_dir / "checkpoints" / "resume.safetensors"
     if not ckpt.exists():
         raise ConfigError(f"--resume {run_dir}: no checkpoints/resume.safetensors yet; start the run again instead")
-    config = cfgmod.from_dict(cfgmod.load_toml(run_dir / "config.toml"), str(run_dir / "config.toml"))
+    saved = cfgmod.from_dict(cfgmod.load_toml(run_dir / "config.toml"), str(run_dir / "config.toml"))
+    config = saved
     for text in overrides or []:
         section, key, _ = cfgmod.parse_override(text)
         if f"{section}.{key}" not in RESUME_OVERRIDABLE:
@@ -511,8 +512,8 @@ def resume(run_dir: str | Path, overrides: list[str] | None = None, reporter: Re
     check_world(config, ddp)
     data = prepare_shared(config, device, ddp, progress=progress)
     model, optimizer = _build(config, device, len(data.dataset.classes))
-    original_epochs = cfgmod.from_dict(cfgmod.load_toml(run_dir / "config.toml")).train.epochs
-    scheduler = make_scheduler(optimizer, config.schedule, original_epochs * len(data.train), len(data.train))
+    # the schedule keeps the horizon the run started with, so extending --epochs does not rewind the lr
+    scheduler = make_scheduler(optimizer, config.schedule, saved.train.epochs * len(data.train), len(data.train))
     position, _ = checkpoint.load_resume(ckpt, model, optimizer, scheduler, device)
     state = State(**{k: v for k, v in position.items() if k in State.__dataclass_fields__})
     if state.epoch >= config.train.epochs:  # the epochs asked for are done (or passed, mid-epoch)
