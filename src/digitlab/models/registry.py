@@ -1,7 +1,9 @@
 """The model registry: @register_model("name", ...) on a factory, get_model(name), list_models().
 
-Each entry declares what the data pipeline must give it (input size, whether to normalize) and where the
-architecture comes from, so the CLI choices, `compare` and the tests are all driven from here.
+This module imports no model family (so families can import it without a circle); `digitlab.models` imports
+the families, as torchvision does, which runs their decorators. Each entry declares what the data pipeline must
+give it (input size, whether to normalize) and where the architecture comes from, so the CLI choices, `compare`
+and the tests are all driven from here.
 """
 
 from __future__ import annotations
@@ -42,7 +44,6 @@ def register_model(name: str, *, input_size: int = 28, source: str, description:
 
 
 def model_spec(name: str) -> ModelSpec:
-    _ensure_loaded()
     try:
         return _REGISTRY[name]
     except KeyError:
@@ -55,7 +56,6 @@ def get_model(name: str, num_classes: int = 10) -> nn.Module:
 
 
 def list_models() -> list[str]:
-    _ensure_loaded()
     return list(_REGISTRY)
 
 
@@ -63,6 +63,3 @@ def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-def _ensure_loaded() -> None:
-    # importing the family modules runs their @register_model decorators
-    from digitlab.models import cnn, lenet, mlp  # noqa: F401

@@ -36,18 +36,7 @@ from digitlab.training import checkpoint
 from digitlab.training.losses import make_loss
 from digitlab.training.metrics import quick_eval
 from digitlab.training.optim import make_optimizer, make_scheduler
-
-
-class Reporter:
-    """Receives progress; every method is optional. Only the CLI's reporter prints."""
-
-    def on_start(self, info: dict) -> None: ...
-    def on_epoch_start(self, epoch: int, epochs: int, steps: int, start_step: int) -> None: ...
-    def on_step(self) -> None: ...
-    def on_log(self, record: dict) -> None: ...
-    def on_epoch_end(self, record: dict) -> None: ...
-    def on_message(self, text: str) -> None: ...
-    def on_end(self, summary: dict) -> None: ...
+from digitlab.training.report import Reporter
 
 
 # ------------------------------------------------------------------------------------------- data
@@ -334,6 +323,9 @@ def fit(
             reporter.on_epoch_end(record)
             model.train()
             if record.get("reached_target"):
+                break
+            if reporter.should_stop():
+                stopped_early = True
                 break
     log.close()
     if tb:

@@ -1,0 +1,17 @@
+"""The `digitlab` command line: thin typer commands that parse, call one library function, and format the
+result for people (or as JSON with --json). Only this package prints; errors from the library arrive as
+DigitlabError and leave as one line on stderr with a non-zero exit code. Nothing outside it imports it.
+
+One module per group of commands; each attaches its commands to `app` (or `data_app`) when imported:
+    console   consoles, the error line, JSON output        progress  the training progress reporter
+    data      data fetch | info | show                     train     train (and --resume)
+    catalog   models | recipes                             results   eval | predict | plot | compare | runs
+    interop   import-mindspore | export | serve
+"""
+
+from __future__ import annotations
+
+from digitlab.cli import catalog, data, interop, results, train  # noqa: F401  (registers the commands)
+from digitlab.cli.app import app, main
+
+__all__ = ["app", "main"]

@@ -1,0 +1,96 @@
+"""What the CLI prints with: the two consoles (stdout, stderr), the error line, JSON output and warnings.
+
+User text (paths, messages naming `[train]`) is always printed literally, never parsed as rich markup, so a
+path like `x[/y]` cannot break the printer. Library errors (DigitlabError) leave as one `error: ...` line
+and an exit code; OS errors (disk full, permission denied) name their file.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import shutil
+import sys
+import warnings
+
+import typer
+from rich.console import Console
+from rich.text import Text
+
+from digitlab.errors import DigitlabError
+
+# Tables stay readable when output is piped or captured (rich would otherwise assume 80 columns).
+WIDTH = None if sys.stdout.isatty() else max(shutil.get_terminal_size((160, 24)).columns, 160)
+# markup=False: everything printed is literal text; styles come only from rich Text objects built here.
+out = Console(highlight=False, soft_wrap=True, width=WIDTH, markup=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True, width=WIDTH, markup=False)
+
+DATA_DIR_HELP = "Folder holding the IDX files (else $DIGITLAB_DATA, the cache, /usr/share/datasets)."
+
+
+def labelled(label: str, style: str, message: str) -> Text:
+    """`label message` with only the label styled; the message is plain text (no markup)."""
+    return Text.assemble((label, style), " ", message)
+
+
+def print_error(message: str) -> None:
+    err.print(labelled("error:", "bold red", message.replace("\n", " ")))
+
+
+def fail(message: str, code: int = 1) -> typer.Exit:
+    print_error(message)
+    return typer.Exit(code)
+
+
+def handle_errors(fn):
+    """Turn digitlab's exceptions into one error line and an exit code; keep warnings visible."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", category=UserWarning)  # the CLI reports fallbacks itself
+            try:
+                return fn(*args, **kwargs)
+            except DigitlabError as exc:
+                raise fail(str(exc), exc.exit_code) from None
+            except KeyboardInterrupt:
+                raise fail("interrupted", 130) from None
+            except OSError as exc:  # disk full, permission denied, ...: say which file and why, no traceback
+                where = exc.filename or "a file"
+                raise fail(f"{where}: {exc.strerror or exc}; check the path, its permissions and free space") from None
+
+    return wrapper
+
+
+def print_json(obj) -> None:
+    typer.echo(json.dumps(obj, indent=2, default=str))
+
+
+def warn(message: str) -> None:
+    err.print(labelled("warning:", "bold yellow", message))
+
+
+def warn_fallback(fallback: str | None) -> None:
+    if fallback:
+        err.print(labelled(" WARNING ", "bold yellow on black", fallback))
+
+
+def download_progress():
+    """A rich progress bar for downloads, as a (context manager, callback) pair."""
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
+
+    progress = Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
+                        console=err, transient=True)
+    tasks: dict[str, int] = {}
+
+    def update(name: str, done: int, total: int | None) -> None:
+        if name not in tasks:
+            tasks[name] = progress.add_task(name, total=total)
+        progress.update(tasks[name], completed=done, total=total)
+
+    return progress, update
+
+
+def fmt(value, spec: str = "") -> str:
+    """A table cell: '-' for a missing value."""
+    return "-" if value is None else format(value, spec)

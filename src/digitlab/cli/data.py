@@ -1,0 +1,115 @@
+"""`digitlab data fetch|info|show`: find, fetch, verify and look at datasets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from digitlab.cli.app import data_app
+from digitlab.cli.console import (
+    DATA_DIR_HELP,
+    download_progress,
+    handle_errors,
+    labelled,
+    out,
+    print_json,
+    warn_fallback,
+)
+from digitlab.errors import DigitlabError
+
+
+@data_app.command("fetch")
+@handle_errors
+def data_fetch(
+    name: str = typer.Argument("mnist", help="mnist, fashion-mnist, kmnist"),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+) -> None:
+    """Find the dataset locally or download it (mirrors, checksums, lock); never falls back to the sample."""
+    from digitlab.data.sources import fetch
+
+    progress, update = download_progress()
+    with progress:
+        source = fetch(name, progress=update)
+    result = {"dataset": source.dataset, "source": source.kind, "path": source.path,
+              "files": {k: str(v) for k, v in source.files.items()}}
+    if as_json:
+        print_json(result)
+    else:
+        out.print(f"{name}: {source.kind} at {source.path}")
+
+
+@data_app.command("info")
+@handle_errors
+def data_info(
+    name: str = typer.Argument("mnist", help="mnist, fashion-mnist, kmnist, mnist-sample, idx"),
+    data_dir: Path | None = typer.Option(None, "--data-dir", help=DATA_DIR_HELP),
+    strict_data: bool = typer.Option(False, "--strict-data", help="Fail instead of using the offline sample."),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+) -> None:
+    """Where the data came from, whether it is verified, split sizes, class counts, pixel statistics."""
+    from digitlab.data.sources import load_dataset
+    from digitlab.stats import dataset_info
+
+    progress, update = download_progress()
+    with progress:
+        ds = load_dataset(name, data_dir, strict=strict_data, progress=update)
+    info = dataset_info(ds)
+    warn_fallback(ds.fallback)
+    if as_json:
+        print_json(info)
+        return
+    out.print(labelled(info["dataset"], "bold", f" source: {info['source']}  {info['path']}"))
+    out.print(f"verified: {'yes' if info['verified'] else 'no'} ({info['verify_note']})")
+    out.print(f"normalize: mean {ds.mean:.4f}  std {ds.std:.4f}")
+    table = Table("split", "n", "shape", "dtype", "pixel mean", "pixel std")
+    for split, s in info["splits"].items():
+        table.add_row(split, str(s["n"]), "x".join(map(str, s["shape"])), s["dtype"], f"{s['pixel_mean']:.4f}",
+                      f"{s['pixel_std']:.4f}")
+    out.print(table)
+    counts = Table("class", *info["splits"], title="class counts")
+    for c, name in enumerate(info["classes"]):
+        counts.add_row(name, *(str(s["class_counts"][c]) for s in info["splits"].values()))
+    out.print(counts)
+
+
+def parse_classes(text: str | None) -> list[int]:
+    if not text:
+        return []
+    try:
+        return [int(c) for c in text.replace(" ", "").split(",") if c]
+    except ValueError:
+        raise DigitlabError(f"--classes '{text}': give class numbers separated by commas, like 3,5") from None
+
+
+@data_app.command("show")
+@handle_errors
+def data_show(
+    name: str = typer.Argument("mnist"),
+    out_path: Path = typer.Option(Path("grid.png"), "--out", help="PNG/SVG file to write."),
+    split: str = typer.Option("train", "--split", help="train or test"),
+    n: int = typer.Option(25, "--n", min=1, max=400, help="How many samples."),
+    classes: str | None = typer.Option(None, "--classes", help="Only these classes, e.g. 3,5"),
+    data_dir: Path | None = typer.Option(None, "--data-dir", help=DATA_DIR_HELP),
+    strict_data: bool = typer.Option(False, "--strict-data"),
+) -> None:
+    """Write a labelled grid of samples to a PNG."""
+    from digitlab.data.loader import select
+    from digitlab.data.sources import load_dataset
+    from digitlab.plots import image_grid
+
+    ds = load_dataset(name, data_dir, strict=strict_data)
+    warn_fallback(ds.fallback)
+    wanted = parse_classes(classes)
+    if any(c < 0 or c >= len(ds.classes) for c in wanted):
+        raise DigitlabError(f"--classes {classes}: classes are 0..{len(ds.classes) - 1}")
+    images, labels = select(*ds.split(split), classes=wanted, limit=n)
+    if not len(labels):
+        raise DigitlabError(f"no {split} samples of classes {classes}")
+    titles = [f"{int(y)}" + (f" {ds.classes[int(y)]}" if not ds.classes[int(y)].isdigit() else "") for y in labels]
+    path = image_grid(images, titles, out_path, suptitle=f"{ds.name} {split} ({ds.source})")
+    out.print(f"wrote {path} ({len(labels)} {split} samples of {ds.name})")
+
+
+# ------------------------------------------------------------------------------------------------ training

@@ -1,0 +1,83 @@
+"""`digitlab import-mindspore|export|serve`: models going in and out of digitlab."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from digitlab.cli.app import app
+from digitlab.cli.console import DATA_DIR_HELP, handle_errors, out, print_json, warn, warn_fallback
+
+
+@app.command("import-mindspore")
+@handle_errors
+def import_mindspore_cmd(
+    ckpt: Path = typer.Argument(..., help="A MindSpore .ckpt (mindspore.save_checkpoint)."),
+    model: str = typer.Option(..., "--model", help="mlp (quick start Network), mlp-deep or lenet5"),
+    out_dir: Path = typer.Option(..., "--out", help="The run folder to create, e.g. runs/ms-lenet5"),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Read a MindSpore checkpoint (no MindSpore needed) into a run that eval, predict and serve accept."""
+    from digitlab.interop.mindspore import import_checkpoint
+
+    summary = import_checkpoint(ckpt, model, out_dir)
+    if as_json:
+        print_json(summary)
+        return
+    out.print(f"imported {len(summary['mapped'])} tensors into {summary['run_dir']} (model {model})")
+    if summary["unmapped"]:
+        out.print(f"unmapped (not used by the model): {', '.join(summary['unmapped'])}")
+    out.print(f"next: digitlab eval {summary['run_dir']}")
+
+
+@app.command("export")
+@handle_errors
+def export_cmd(
+    target: Path = typer.Argument(..., help="A run folder or a .safetensors checkpoint."),
+    fmt: str = typer.Option(..., "--format", help="onnx or torchscript"),
+    out_file: Path = typer.Option(..., "--out", help="The file to write (a .json with preprocessing goes beside it)."),
+    n_check: int = typer.Option(1000, "--check", min=1, help="Test images to compare against PyTorch."),
+    data_dir: Path | None = typer.Option(None, "--data-dir", help=DATA_DIR_HELP),
+    force: bool = typer.Option(False, "--force", help="Replace an existing file."),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Export to ONNX or TorchScript (dynamic batch), verified against PyTorch before it is kept."""
+    from digitlab.export import export_model
+
+    result = export_model(target, fmt, out_file, n_check, data_dir, force)
+    warn_fallback(result["data"].get("fallback"))
+    if as_json:
+        print_json(result)
+        return
+    out.print(f"wrote {result['path']} ({fmt}); checked on {result['checked']} test images: top-1 agreement "
+              f"{result['top1_agreement']:.2%}, max |diff| {result['max_abs_diff']:.1e}")
+    out.print(f"preprocessing: {result['sidecar']}")
+
+
+# ------------------------------------------------------------------------------------------------ serve
+@app.command("serve")
+@handle_errors
+def serve_cmd(
+    target: Path | None = typer.Argument(None, help="Default model: a run folder or checkpoint (else the best run)."),
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to bind; 0.0.0.0 exposes it to your network."),
+    port: int = typer.Option(8000, "--port", min=0, max=65535),
+    runs_root: Path | None = typer.Option(None, "--runs", help="Runs folder to list (default: $DIGITLAB_RUNS or ./runs)."),
+    device: str = typer.Option("cpu", "--device", help="Where models run (cpu is best for single images)."),
+) -> None:
+    """The web page: draw a digit and watch the model answer; browse runs; a REST API (docs at /docs)."""
+    import uvicorn
+
+    from digitlab.device import pick_device
+    from digitlab.serve.app import create_app
+
+    if target is not None:
+        from digitlab.runs import weights_path
+
+        weights_path(target)  # a clear error now rather than on the first request
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        warn(f"serving on {host}: anyone who can reach this machine can use the page and the API "
+             "(there is no authentication)")
+    app_ = create_app(runs_root, target, pick_device(device))
+    out.print(f"digitlab serving on http://{host}:{port}/  (runs page /runs, API docs /docs; Ctrl-C stops)")
+    uvicorn.run(app_, host=host, port=port, log_level="warning")

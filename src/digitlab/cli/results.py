@@ -1,0 +1,208 @@
+"""`digitlab eval|predict|plot|compare|runs`: everything read from run folders."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from digitlab.cli.app import app
+from digitlab.cli.console import DATA_DIR_HELP, err, fmt, handle_errors, out, print_error, print_json, warn_fallback
+from digitlab.cli.progress import RichReporter
+from digitlab.errors import DigitlabError
+
+
+@app.command("eval")
+@handle_errors
+def eval_cmd(
+    target: Path = typer.Argument(..., help="A run folder or a .safetensors checkpoint."),
+    dataset: str | None = typer.Option(None, "--dataset", help="Default: the dataset the model was trained on."),
+    split: str = typer.Option("test", "--split", help="test, train or val"),
+    data_dir: Path | None = typer.Option(None, "--data-dir", help=DATA_DIR_HELP),
+    device: str = typer.Option("auto", "--device"),
+    confusion_out: Path | None = typer.Option(None, "--confusion", help="Confusion-matrix PNG (default: in the run)."),
+    mistakes_out: Path | None = typer.Option(None, "--mistakes", help="Worst-mistakes gallery PNG (default: in the run)."),
+    n_mistakes: int = typer.Option(16, "--n-mistakes", min=1, max=100, help="How many mistakes in the gallery."),
+    strict_data: bool = typer.Option(False, "--strict-data"),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Accuracy, average loss, per-class precision/recall/F1 and the confusion matrix."""
+    from digitlab.evaluate import default_figure_path, evaluate
+
+    if split not in ("test", "train", "val"):
+        raise DigitlabError(f"--split {split}: choose test, train or val")
+    png = confusion_out or default_figure_path(target, "confusion", split)
+    gallery = mistakes_out or default_figure_path(target, "mistakes", split)
+    result = evaluate(target, dataset, split, data_dir, device, png, strict_data=strict_data, mistakes_png=gallery,
+                      n_mistakes=n_mistakes)
+    warn_fallback(result["data"].get("fallback"))
+    if as_json:
+        print_json(result)
+        return
+    out.print(f"{result['model']} on {result['data']['dataset']} {split} ({result['n']:,} images): "
+              f"Accuracy: {result['accuracy']:.2f}%, Avg loss: {result['avg_loss']:.6f}")
+    table = Table("class", "support", "precision", "recall", "f1")
+    for row in result["per_class"]:
+        table.add_row(result["classes"][row["class"]], str(row["support"]), f"{row['precision']:.4f}",
+                      f"{row['recall']:.4f}", f"{row['f1']:.4f}")
+    out.print(table)
+    matrix = Table("true \\ pred", *result["classes"], title="confusion matrix")
+    for cls, row in zip(result["classes"], result["confusion_matrix"]):
+        matrix.add_row(cls, *map(str, row))
+    out.print(matrix)
+    for key in ("confusion_png", "mistakes_png"):
+        if result.get(key):
+            out.print(f"wrote {result[key]}")
+
+
+
+
+@app.command("predict")
+@handle_errors
+def predict_cmd(
+    target: Path = typer.Argument(..., help="A run folder or a .safetensors checkpoint."),
+    paths: list[Path] | None = typer.Argument(None, help="Image files or folders of images."),
+    top_k: int = typer.Option(3, "--top-k", min=1, max=10),
+    dataset: str | None = typer.Option(None, "--dataset", help="Predict dataset samples instead of files."),
+    split: str = typer.Option("test", "--split"),
+    n: int = typer.Option(10, "--n", min=1, max=10000, help="With --dataset: how many samples."),
+    data_dir: Path | None = typer.Option(None, "--data-dir", help=DATA_DIR_HELP),
+    explain: Path | None = typer.Option(None, "--explain", help="Write input + probability bars per image here."),
+    csv_out: Path | None = typer.Option(None, "--csv", help="Also write the results as CSV."),
+    force: bool = typer.Option(False, "--force", help="Let --csv replace an existing file."),
+    device: str = typer.Option("auto", "--device"),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Predict the digit in your own images (MNIST-style preprocessing), or dataset samples with --dataset."""
+    from digitlab.predict import predict_dataset, predict_files
+
+    if dataset is not None or not paths:
+        if paths:
+            raise DigitlabError("give image paths or --dataset, not both")
+        result = predict_dataset(target, dataset, split, n, data_dir, device)
+        warn_fallback(result["data"].get("fallback"))
+        if as_json:
+            print_json(result)
+        else:
+            out.print(f"Predicted: {result['predicted']}, Actual: {result['actual']}")
+        return
+    if csv_out is not None and csv_out.exists() and not force:
+        raise DigitlabError(f"--csv {csv_out}: file exists; choose another name or add --force to replace it")
+    results, errors = predict_files(target, list(paths), top_k, device, explain)
+    for e in errors:
+        print_error(e["error"])
+    if csv_out is not None:
+        import csv
+        import io
+
+        from digitlab.training.checkpoint import atomic_write
+
+        buf = io.StringIO()
+        writer = csv.writer(buf)
+        writer.writerow(["file", "prediction", "probability", "top_k"])
+        for r in results:
+            writer.writerow([r["file"], r["prediction"], r["probability"],
+                             " ".join(f"{t['label']}:{t['probability']:.4f}" for t in r["top_k"])])
+        atomic_write(csv_out, buf.getvalue().encode())
+    if as_json:
+        print_json([{k: r[k] for k in ("file", "prediction", "probability", "top_k")} for r in results])
+    else:
+        table = Table("file", "prediction", "probability", f"top {top_k}")
+        for r in results:
+            table.add_row(r["file"], r["label"], f"{r['probability']:.1%}",
+                          "  ".join(f"{t['label']} {t['probability']:.1%}" for t in r["top_k"]))
+        if results:
+            out.print(table)
+        if explain and results:
+            out.print(f"wrote {len(results)} explanations to {explain}")
+    if errors:
+        raise typer.Exit(1)
+
+
+@app.command("plot")
+@handle_errors
+def plot_cmd(
+    targets: list[Path] = typer.Argument(..., help="One or more run folders."),
+    out_path: Path = typer.Option(Path("curves.png"), "--out", help="PNG or SVG file."),
+) -> None:
+    """Loss per step (raw + smoothed) and test accuracy per epoch; several runs overlaid."""
+    from digitlab import runs
+    from digitlab.compare import plot_runs
+
+    path = plot_runs([runs.resolve_run(t) for t in targets], out_path)
+    out.print(f"wrote {path}")
+
+
+def print_runs_table(rows: list[dict], title: str = "") -> None:
+    table = Table("run", "status", "recipe", "model", "params", "epochs", "best acc", "final acc", "final loss",
+                  "train s", "img/s", "data", title=title or None)
+    for r in rows:
+        data = r["data"] + (" (SAMPLE)" if r["fallback"] else "")
+        table.add_row(r["run"], r["status"], r["recipe"], r["model"], fmt(r["params"], ","), fmt(r["epochs"]),
+                      fmt(r["best_test_acc"], ".2f"), fmt(r["final_test_acc"], ".2f"), fmt(r["final_test_loss"], ".4f"),
+                      fmt(r["train_seconds"], ".1f"), fmt(r["images_per_second"], ",.0f"), data)
+    out.print(table)
+
+
+@app.command("compare")
+@handle_errors
+def compare_cmd(
+    targets: list[Path] | None = typer.Argument(None, help="Run folders to compare."),
+    recipes: list[str] | None = typer.Option(None, "--recipes", help="Train these recipes, then compare."),
+    epochs: int | None = typer.Option(None, "--epochs", min=1, help="With --recipes: epochs for each."),
+    seed: int | None = typer.Option(None, "--seed", help="With --recipes: one seed for all."),
+    data_dir: Path | None = typer.Option(None, "--data-dir", help=DATA_DIR_HELP),
+    overrides: list[str] | None = typer.Option(None, "--set", help="With --recipes: key=value for every recipe."),
+    plot_out: Path | None = typer.Option(Path("compare.png"), "--out", help="Overlay plot (PNG/SVG)."),
+    as_json: bool = typer.Option(False, "--json"),
+    as_csv: bool = typer.Option(False, "--csv", help="Print the table as CSV."),
+) -> None:
+    """A table of runs sorted by accuracy, plus their curves overlaid. --recipes A B trains them first."""
+    from digitlab.compare import compare_runs, to_csv, train_recipes
+
+    folders = list(targets or [])
+    if recipes:
+        # `--recipes a b` (space separated, as in the docs) arrives as one option value plus extra arguments
+        names = list(recipes) + [str(t) for t in folders if not Path(t).exists()]
+        folders = [t for t in folders if Path(t).exists()]
+        extra = [f"train.epochs={epochs}"] if epochs else []
+        extra += [f"train.seed={seed}"] if seed is not None else []
+        extra += [f"data.data_dir={json.dumps(str(data_dir))}"] if data_dir else []
+        reporter = RichReporter(err if (as_json or as_csv) else out)
+        try:
+            folders += train_recipes(names, extra + list(overrides or []), reporter=reporter)
+        finally:
+            reporter.stop()
+    rows = compare_runs(folders, plot_out)
+    if as_json:
+        print_json(rows)
+    elif as_csv:
+        typer.echo(to_csv(rows), nl=False)
+    else:
+        print_runs_table(rows, "sorted by best test accuracy")
+        if plot_out:
+            out.print(f"wrote {plot_out}")
+
+
+@app.command("runs")
+@handle_errors
+def runs_cmd(
+    root: Path | None = typer.Option(None, "--root", help="Runs folder (default: $DIGITLAB_RUNS or ./runs)."),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Every run with its status (running, finished, stopped, failed, interrupted), recipe, accuracy, date."""
+    from digitlab.runs import list_runs
+
+    rows = list_runs(root)
+    if as_json:
+        print_json(rows)
+        return
+    if not rows:
+        out.print("no runs yet: `digitlab train` makes one")
+        return
+    print_runs_table(rows)
+
+
+# ------------------------------------------------------------------------------------------------ interop

@@ -1,0 +1,85 @@
+"""`digitlab train` (and `--resume`): parse the options, call digitlab.train / digitlab.resume."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+
+from digitlab.cli.app import app
+from digitlab.cli.console import DATA_DIR_HELP, download_progress, err, handle_errors, out, print_json
+from digitlab.cli.progress import RichReporter
+from digitlab.errors import DigitlabError
+
+
+def build_config(recipe: str, config_file: Path | None, options: dict, overrides: list[str]):
+    """defaults <- recipe TOML <- --config FILE <- named options <- --set key=value."""
+    from digitlab import config as cfgmod
+    from digitlab.recipes import load_recipe
+
+    config = load_recipe(recipe).config
+    if config_file is not None:
+        config = cfgmod.from_dict(cfgmod.load_toml(config_file), str(config_file), base=config)
+    named = [f"{key}={json.dumps(value) if isinstance(value, str) else value}".replace("True", "true")
+             .replace("False", "false") for key, value in options.items() if value is not None]
+    config = cfgmod.with_overrides(config, named, origin="option")
+    return cfgmod.with_overrides(config, overrides)
+
+
+@app.command("train")
+@handle_errors
+def train_cmd(
+    recipe: str = typer.Option("quickstart", "--recipe", "-r", help="Recipe name (see `digitlab recipes`)."),
+    model: str | None = typer.Option(None, "--model", help="Model name (see `digitlab models`)."),
+    epochs: int | None = typer.Option(None, "--epochs", min=1),
+    batch_size: int | None = typer.Option(None, "--batch-size", min=1),
+    lr: float | None = typer.Option(None, "--lr"),
+    optimizer: str | None = typer.Option(None, "--optimizer", help="sgd, momentum, adam, adamw, adadelta"),
+    loss: str | None = typer.Option(None, "--loss", help="ce, nll, softmax-ce"),
+    seed: int | None = typer.Option(None, "--seed"),
+    device: str | None = typer.Option(None, "--device", help="auto, cpu, cuda, mps"),
+    dataset: str | None = typer.Option(None, "--dataset", help="mnist, fashion-mnist, kmnist, mnist-sample, idx"),
+    data_dir: Path | None = typer.Option(None, "--data-dir", help=DATA_DIR_HELP),
+    strict_data: bool = typer.Option(False, "--strict-data", help="Fail instead of using the offline sample."),
+    max_steps: int | None = typer.Option(None, "--max-steps", min=0, help="Stop after N steps (smoke runs)."),
+    ckpt_every: int | None = typer.Option(None, "--ckpt-every", min=0, help="Resume checkpoint every N steps."),
+    tensorboard: bool = typer.Option(False, "--tensorboard", help="Also log to runs/<name>/tb/ for TensorBoard."),
+    config_file: Path | None = typer.Option(None, "--config", help="A TOML config applied over the recipe."),
+    overrides: list[str] | None = typer.Option(None, "--set", help="key=value, e.g. --set optim.momentum=0.9"),
+    name: str | None = typer.Option(None, "--name", help="Run name (folder under runs/)."),
+    run_dir: Path | None = typer.Option(None, "--run-dir", help="Exact run folder to create."),
+    resume_dir: Path | None = typer.Option(None, "--resume", help="Continue this run folder."),
+    as_json: bool = typer.Option(False, "--json", help="Print summary.json to stdout."),
+) -> None:
+    """Train a model: a recipe, plus any option or --set override. Writes a run folder."""
+    from digitlab.training.engine import resume, train
+
+    console = err if as_json else out
+    reporter = RichReporter(console)
+    progress, update = download_progress()
+    try:
+        if resume_dir is not None:
+            allowed = {"train.epochs": epochs, "train.max_steps": max_steps, "train.device": device,
+                       "train.ckpt_every": ckpt_every, "data.data_dir": str(data_dir) if data_dir else None}
+            extra = [f"{k}={json.dumps(v)}" for k, v in allowed.items() if v is not None]
+            given = [o for o, v in (("--recipe", recipe != "quickstart"), ("--model", model), ("--lr", lr),
+                                    ("--batch-size", batch_size), ("--optimizer", optimizer), ("--loss", loss),
+                                    ("--seed", seed), ("--dataset", dataset), ("--config", config_file),
+                                    ("--name", name), ("--run-dir", run_dir)) if v]
+            if given:
+                raise DigitlabError(f"--resume continues a run as it was configured; drop {', '.join(given)}")
+            summary = resume(resume_dir, extra + list(overrides or []), reporter=reporter, progress=update)
+        else:
+            options = {"model.name": model, "train.epochs": epochs, "train.batch_size": batch_size,
+                       "optim.lr": lr, "optim.name": optimizer, "loss.name": loss, "train.seed": seed,
+                       "train.device": device, "data.dataset": dataset,
+                       "data.data_dir": str(data_dir) if data_dir else None,
+                       "data.strict": True if strict_data else None, "train.max_steps": max_steps,
+                       "train.ckpt_every": ckpt_every, "train.tensorboard": True if tensorboard else None}
+            config = build_config(recipe, config_file, options, list(overrides or []))
+            summary = train(config, name=name, run_dir=run_dir, reporter=reporter, progress=update)
+    finally:
+        reporter.stop()
+    if as_json and summary.get("rank", 0) == 0:  # under torchrun only rank 0 reports
+        print_json(summary)

@@ -1,0 +1,24 @@
+"""The Reporter: how the training loop tells the outside world what it is doing (and may be asked to stop).
+
+Every method is optional. The default is silent; the CLI's RichReporter draws the progress bar and prints the
+tutorials' lines; a sweep's reporter passes each epoch's validation score to Optuna and answers should_stop.
+This module imports nothing heavy, so a CLI or a sweep can subclass it without loading torch.
+"""
+
+from __future__ import annotations
+
+
+class Reporter:
+    """Receives progress from the loop. Records are the dicts written to metrics.jsonl."""
+
+    def on_start(self, info: dict) -> None: ...
+    def on_epoch_start(self, epoch: int, epochs: int, steps: int, start_step: int) -> None: ...
+    def on_step(self) -> None: ...
+    def on_log(self, record: dict) -> None: ...
+    def on_epoch_end(self, record: dict) -> None: ...
+    def on_message(self, text: str) -> None: ...
+    def on_end(self, summary: dict) -> None: ...
+
+    def should_stop(self) -> bool:
+        """Asked after each epoch's end; True ends the run there as 'stopped' (e.g. a pruned sweep trial)."""
+        return False
