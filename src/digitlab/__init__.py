@@ -42,11 +42,18 @@ def load_model(target, device="cpu"):
     return _load_model(target, device)
 
 
+def check_config(config: Config) -> Config:
+    """Every setting's range and every registry name checked, before any data loads; raises ConfigError."""
+    from digitlab.training.setup import check_config as _check
+
+    return _check(config)
+
+
 def load_recipe(name: str):
     from digitlab.recipes import load_recipe as _load_recipe
 
     return _load_recipe(name)
 
 
-__all__ = ["Config", "DigitlabError", "__version__", "evaluate", "get_model", "list_models", "load_dataset",
+__all__ = ["Config", "DigitlabError", "__version__", "check_config", "evaluate", "get_model", "list_models", "load_dataset",
            "load_model", "load_recipe", "resume", "train", "with_overrides"]

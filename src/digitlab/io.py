@@ -1,0 +1,87 @@
+"""The one way digitlab writes a file it keeps: a temporary name in the same folder, fsync, rename.
+
+A kill (or a full disk) during a write leaves the previous file intact and no half-written file under the
+real name. Every file digitlab keeps goes through here: config.toml, run.json, summary.json, checkpoints,
+plots, CSV, exports, downloads. An OSError names the file it was writing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, BinaryIO
+
+
+def _fsync_dir(folder: Path) -> None:
+    with contextlib.suppress(OSError):  # make the rename itself durable (not every filesystem allows it)
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def temporary_name(path: Path) -> Path:
+    """A hidden name beside `path`, unique to this process (and thread-safe enough for one writer per file)."""
+    return path.with_name(f".{path.name}.tmp-{os.getpid()}")
+
+
+@contextlib.contextmanager
+def atomic_open(path: str | os.PathLike) -> Iterator[BinaryIO]:
+    """Open a binary file that appears under `path` only once it is complete and on disk."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = temporary_name(path)
+    try:
+        try:
+            with open(tmp, "wb") as fh:
+                yield fh
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, path)
+        except OSError as exc:
+            if exc.filename is None or str(exc.filename) == str(tmp):  # name the file the user knows
+                raise OSError(exc.errno, exc.strerror, str(path)) from None
+            raise
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+    _fsync_dir(path.parent)
+
+
+def atomic_write(path: str | os.PathLike, data: bytes | str) -> Path:
+    """Write bytes (or UTF-8 text) to `path` atomically."""
+    with atomic_open(path) as fh:
+        fh.write(data.encode("utf-8") if isinstance(data, str) else data)
+    return Path(path)
+
+
+def write_json(path: str | os.PathLike, obj: Any) -> Path:
+    return atomic_write(path, json.dumps(obj, indent=2, default=str) + "\n")
+
+
+def atomic_save(path: str | os.PathLike, save: Callable[[Path], None]) -> Path:
+    """For writers that want a file name (matplotlib, torch.onnx, torch.jit): `save(tmp)`, fsync, rename.
+
+    The temporary name keeps the real suffix, so a writer that picks its format by suffix still works.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.tmp-{os.getpid()}{path.suffix}")
+    try:
+        save(tmp)
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except OSError as exc:
+        if exc.filename is None or str(exc.filename) == str(tmp):
+            raise OSError(exc.errno, exc.strerror, str(path)) from None
+        raise
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+    _fsync_dir(path.parent)
+    return path
