@@ -4,6 +4,7 @@ from digitlab import config as cfgmod
 from digitlab.config import Config
 from digitlab.errors import ConfigError
 from digitlab.recipes import list_recipes, load_recipe, recipe_names
+from digitlab.training.setup import check_config
 
 
 def test_defaults_toml_round_trip(tmp_path):
@@ -35,7 +36,7 @@ def test_bad_overrides(override, match):
 
 def test_validate_names():
     with pytest.raises(ConfigError, match="model.name 'resnet'"):
-        cfgmod.validate(cfgmod.with_overrides(Config(), ["model.name=resnet"]))
+        check_config(cfgmod.with_overrides(Config(), ["model.name=resnet"]))
     with pytest.raises(ConfigError, match="optim.lr must be positive"):
         cfgmod.validate(cfgmod.with_overrides(Config(), ["optim.lr=-1"]))
 
@@ -56,7 +57,7 @@ def test_every_recipe_loads_and_validates():
                      "pytorch-example", "fast", "best"]:
         assert expected in names
     for recipe in list_recipes():
-        cfgmod.validate(recipe.config)
+        check_config(recipe.config)
         assert recipe.config.recipe == recipe.name and recipe.source and recipe.expected_acc
 
 

@@ -37,6 +37,7 @@ from digitlab.training.losses import make_loss
 from digitlab.training.metrics import quick_eval
 from digitlab.training.optim import make_optimizer, make_scheduler
 from digitlab.training.report import Reporter
+from digitlab.training.setup import check_config
 
 
 # ------------------------------------------------------------------------------------------- data
@@ -447,7 +448,7 @@ def train(
     progress=None,
 ) -> dict:
     """Train a model from a config into a new run folder; returns the summary (as summary.json)."""
-    config = cfgmod.validate(config)
+    config = check_config(config)
     ddp = distributed.from_env()
     reporter = (reporter or Reporter()) if ddp.is_main else Reporter()
     device = distributed.setup(ddp, pick_device(config.train.device))
@@ -495,7 +496,7 @@ def resume(run_dir: str | Path, overrides: list[str] | None = None, reporter: Re
         if f"{section}.{key}" not in RESUME_OVERRIDABLE:
             raise ConfigError(f"--resume: '{section}.{key}' cannot change mid-run; only "
                               f"{', '.join(sorted(RESUME_OVERRIDABLE))} can")
-    config = cfgmod.validate(cfgmod.with_overrides(config, overrides))
+    config = check_config(cfgmod.with_overrides(config, overrides))
     position_step = json_position_step(ckpt)
     if config.train.max_steps and position_step >= config.train.max_steps and not any(
             o.split("=")[0].strip() in ("max_steps", "train.max_steps") for o in overrides or []):
