@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import typer
@@ -11,25 +12,41 @@ from digitlab.cli.app import data_app
 from digitlab.cli.console import (
     DATA_DIR_HELP,
     download_progress,
+    err,
     handle_errors,
     labelled,
     out,
     print_json,
+    warn,
     warn_fallback,
 )
 from digitlab.errors import DigitlabError
+
+
+def _progress():
+    """The download bar on a terminal; nothing otherwise (rich leaves a blank line on a pipe)."""
+    return download_progress() if err.is_terminal else (contextlib.nullcontext(), None)
 
 
 @data_app.command("fetch")
 @handle_errors
 def data_fetch(
     name: str = typer.Argument("mnist", help="mnist, fashion-mnist, kmnist"),
+    from_dir: Path | None = typer.Option(
+        None, "--from", help="Verify the copy in this folder (any layout data info knows) and install it into the "
+                             "data home, so every later command finds it with no --data-dir."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
-    """Find the dataset locally or download it (mirrors, checksums, lock); never falls back to the sample."""
+    """Find the dataset locally or download it (mirrors, checksums, lock), or install a local copy (--from).
+
+    Never falls back to the offline sample.
+    """
+    if from_dir is not None:
+        _install(name, from_dir, as_json)
+        return
     from digitlab.data.sources import fetch
 
-    progress, update = download_progress()
+    progress, update = _progress()
     with progress:
         source = fetch(name, progress=update)
     result = {"dataset": source.dataset, "source": source.kind, "path": source.path,
@@ -38,6 +55,22 @@ def data_fetch(
         print_json(result)
     else:
         out.print(f"{name}: {source.kind} at {source.path}")
+
+
+def _install(name: str, from_dir: Path, as_json: bool) -> None:
+    from dataclasses import asdict
+
+    from digitlab.data.install import install
+
+    done = install(name, from_dir)
+    if as_json:
+        print_json({**asdict(done), "source": "installed", "from": done.source})
+        return
+    parts = [f"{len(done.copied)} copied"] + ([f"{len(done.kept)} already there"] if done.kept else [])
+    out.print(f"{name}: installed into {done.path} ({', '.join(parts)}; verified: {done.verify_note})")
+    for aside in done.set_aside:
+        warn(f"{Path(done.path) / aside}: an unverified file that was in the way, renamed (not deleted)")
+    out.print(f"every command now finds {name} there, with no --data-dir")
 
 
 @data_app.command("info")
@@ -52,7 +85,7 @@ def data_info(
     from digitlab.data.sources import load_dataset
     from digitlab.stats import dataset_info
 
-    progress, update = download_progress()
+    progress, update = _progress()
     with progress:
         ds = load_dataset(name, data_dir, strict=strict_data, progress=update)
     info = dataset_info(ds)

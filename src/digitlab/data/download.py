@@ -8,20 +8,18 @@ the second finds the files already there and verified, and downloads nothing.
 
 from __future__ import annotations
 
-import contextlib
-import gzip
-import hashlib
-import os
 import time
-import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import requests
 from filelock import FileLock, Timeout
 
+from digitlab.data import verify
 from digitlab.errors import DataError
+from digitlab.io import atomic_open, temporary_name
 
 # progress(filename, bytes_done, bytes_total_or_None); called often, must be cheap
 ProgressFn = Callable[[str, int, "int | None"], None]
@@ -44,44 +42,32 @@ class Wanted:
 
 
 def content_matches(path: Path, wanted: Wanted) -> tuple[bool, str]:
-    """Check a downloaded file against what it should be. Returns (ok, reason when not ok)."""
-    raw = path.read_bytes()
-    if wanted.filename.endswith(".gz") and raw[:2] != b"\x1f\x8b":
-        return False, "not valid gzip (the server sent something else, such as an HTML page)"
-    if wanted.sha256:
-        try:
-            content = gzip.decompress(raw) if raw[:2] == b"\x1f\x8b" else raw
-        except (EOFError, OSError, zlib.error) as exc:
-            return False, f"not valid gzip ({exc})"
-        got = hashlib.sha256(content).hexdigest()
-        if got != wanted.sha256:
-            return False, f"checksum mismatch (content sha256 {got[:12]}..., expected {wanted.sha256[:12]}...)"
-        return True, ""
-    if wanted.archive_md5:
-        got = hashlib.md5(raw).hexdigest()
-        if got != wanted.archive_md5:
-            return False, f"checksum mismatch (archive md5 {got[:12]}..., expected {wanted.archive_md5[:12]}...)"
-        return True, ""
-    return False, "no checksum known to verify against"
+    """(ok, why not): the one verification routine (verify.inspect), which also insists on gzip here."""
+    verdict = verify.inspect(path, wanted.sha256, wanted.archive_md5, require_gzip=wanted.filename.endswith(".gz"))
+    if verdict.status == verify.UNVERIFIABLE:
+        return False, "no checksum known to verify against"
+    return verdict.ok, verdict.note
 
 
-def _stream_to(url: str, tmp: Path, name: str, progress: ProgressFn | None, timeouts: tuple[float, float],
+class _Rejected(Exception):
+    """The downloaded bytes are not the wanted file: leave the atomic write without renaming."""
+
+
+def _stream_to(url: str, fh: BinaryIO, name: str, progress: ProgressFn | None, timeouts: tuple[float, float],
                deadline_s: float) -> None:
     start = time.monotonic()
     with requests.get(url, stream=True, timeout=timeouts) as response:
         response.raise_for_status()
         total = int(response.headers.get("Content-Length") or 0) or None
         done = 0
-        with open(tmp, "wb") as fh:
-            for chunk in response.iter_content(CHUNK):
-                fh.write(chunk)
-                done += len(chunk)
-                if progress:
-                    progress(name, done, total)
-                if time.monotonic() - start > deadline_s:
-                    raise TimeoutError(f"took longer than {deadline_s:.0f} s")
-            fh.flush()
-            os.fsync(fh.fileno())
+        for chunk in response.iter_content(CHUNK):
+            fh.write(chunk)
+            done += len(chunk)
+            if progress:
+                progress(name, done, total)
+            if time.monotonic() - start > deadline_s:
+                raise TimeoutError(f"took longer than {deadline_s:.0f} s")
+        fh.flush()
 
 
 def _describe(exc: BaseException) -> str:
@@ -110,7 +96,8 @@ def download_files(
     """Fetch every wanted file into `dest`, trying mirrors in order. Returns filename -> path.
 
     Files already in `dest` and verified are kept (nothing is downloaded twice). Raises DataError naming
-    every source tried, with the reason each failed, and how to supply the files by hand.
+    every source tried, with the reason each failed, and where to put the files by hand (the caller adds how
+    to point its own command at them).
     """
     if not mirrors:
         raise DataError(f"no download mirrors known for '{dataset}'; put its four IDX files in {dest}")
@@ -133,26 +120,28 @@ def download_files(
             failures: list[str] = []
             for mirror in mirrors:
                 url = mirror.rstrip("/") + "/" + item.filename
-                tmp = dest / f".{item.filename}.part-{os.getpid()}"
                 try:
-                    _stream_to(url, tmp, item.filename, progress, timeouts, deadline_s)
-                    ok, why = content_matches(tmp, item)
-                    if not ok:
-                        failures.append(f"{url} ({why})")
-                        continue
-                    os.replace(tmp, final)
+                    # the one atomic writer: the file appears under its name only once complete, fsynced and
+                    # verified (a rejection or an error leaves through atomic_open, which removes the temporary)
+                    with atomic_open(final) as fh:
+                        try:  # network errors are OSErrors too: describe them here, before atomic_open renames them
+                            _stream_to(url, fh, item.filename, progress, timeouts, deadline_s)
+                        except (requests.exceptions.RequestException, TimeoutError) as exc:
+                            raise _Rejected(_describe(exc)) from None
+                        ok, why = content_matches(temporary_name(final), item)
+                        if not ok:
+                            raise _Rejected(why)
                     got[item.filename] = final
                     break
-                except (requests.exceptions.RequestException, TimeoutError, OSError) as exc:
-                    failures.append(f"{url} ({_describe(exc)})")
-                finally:
-                    with contextlib.suppress(FileNotFoundError):
-                        tmp.unlink()
+                except _Rejected as exc:
+                    failures.append(f"{url} ({exc})")
+                except OSError as exc:  # writing the file failed (disk full, permissions): name it
+                    failures.append(f"{url} ({exc.filename or final}: {exc.strerror or exc})")
             else:
                 raise DataError(
                     f"could not download {dataset} file {item.filename}: tried "
                     + "; ".join(failures)
-                    + f". Put the files there by hand ({dest}) or pass --data-dir DIR holding them"
+                    + f". Put the files there by hand ({dest})"
                 )
         return got
     finally:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import math
 import os
 import struct
 import zlib
@@ -17,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from digitlab.errors import DataError
+from digitlab.io import atomic_write
 
 GZIP_MAGIC = b"\x1f\x8b"
 
@@ -29,6 +31,10 @@ IDX_DTYPES: dict[int, np.dtype] = {
     0x0D: np.dtype(">f4"),
     0x0E: np.dtype(">f8"),
 }
+# Sanity bounds on a header, so a damaged one is named as such (not "8450471466863125616 unexpected bytes"):
+# MNIST-family files have 1 (labels) or 3 (images) dims; 4 leaves room for (N, C, H, W).
+MAX_DIMS = 4
+MAX_BYTES = 1 << 40  # 1 TiB: no dataset file this library reads comes near it
 _CODE_FOR_KIND = {(dt.kind, dt.itemsize): code for code, dt in IDX_DTYPES.items()}
 
 
@@ -44,11 +50,19 @@ def read_bytes(path: str | os.PathLike) -> bytes:
     if raw[:2] != GZIP_MAGIC:
         return raw
     try:
-        return gzip.decompress(raw)
-    except (EOFError, OSError, zlib.error) as exc:
+        return gunzip(raw)
+    except ValueError as exc:
         raise DataError(
             f"{path}: gzip data is truncated or corrupt ({exc}); delete the file and fetch it again"
         ) from None
+
+
+def gunzip(raw: bytes) -> bytes:
+    """Decompress gzip bytes; ValueError (with zlib's reason) when they are truncated or corrupt."""
+    try:
+        return gzip.decompress(raw)
+    except (EOFError, OSError, zlib.error) as exc:
+        raise ValueError(str(exc) or type(exc).__name__) from None
 
 
 def parse(content: bytes, source: str = "<bytes>") -> np.ndarray:
@@ -61,20 +75,30 @@ def parse(content: bytes, source: str = "<bytes>") -> np.ndarray:
             f"{source}: wrong magic number 0x{content[:4].hex()} (not an IDX file; "
             "expected 0x00000801 for labels or 0x00000803 for images)"
         )
+    if ndim > MAX_DIMS:
+        raise DataError(
+            f"{source}: damaged IDX header: it claims {ndim} dimensions (labels have 1, images 3, at most "
+            f"{MAX_DIMS}); the file is damaged or not IDX: fetch it again"
+        )
     header = 4 + 4 * ndim
     if len(content) < header:
         raise DataError(f"{source}: truncated IDX header ({len(content)} bytes, need {header})")
     dims = struct.unpack(f">{ndim}I", content[4:header])
     dtype = IDX_DTYPES[code]
-    expected = int(np.prod(dims, dtype=np.int64)) * dtype.itemsize
+    expected = math.prod(dims) * dtype.itemsize  # Python ints: four uint32 dims cannot overflow
     actual = len(content) - header
+    if expected > MAX_BYTES or (actual > expected and not expected):
+        raise DataError(
+            f"{source}: damaged IDX header: shape {'x'.join(map(str, dims))} does not fit the {actual:,} data bytes "
+            "that follow; the file is damaged or not IDX: fetch it again"
+        )
     if actual < expected:
         raise DataError(
-            f"{source}: truncated: header promises shape {dims} ({expected} data bytes) "
-            f"but only {actual} are there; delete the file and fetch it again"
+            f"{source}: truncated: header promises shape {dims} ({expected:,} data bytes) "
+            f"but only {actual:,} are there; delete the file and fetch it again"
         )
     if actual > expected:
-        raise DataError(f"{source}: {actual - expected} unexpected bytes after the data of shape {dims}")
+        raise DataError(f"{source}: {actual - expected:,} unexpected bytes after the data of shape {dims}")
     array = np.frombuffer(content, dtype=dtype, offset=header).reshape(dims)
     # a writable, native-endian copy: frombuffer views are read-only, which torch.as_tensor warns about
     return array.astype(dtype.newbyteorder("="))
@@ -89,7 +113,7 @@ def encode(array: np.ndarray) -> bytes:
     """IDX bytes (uncompressed) for an array of a supported dtype."""
     array = np.asarray(array)
     key = (array.dtype.kind, array.dtype.itemsize)
-    if key not in _CODE_FOR_KIND or array.ndim == 0 or array.ndim > 255:
+    if key not in _CODE_FOR_KIND or array.ndim == 0 or array.ndim > MAX_DIMS:
         raise DataError(f"cannot write dtype {array.dtype} with {array.ndim} dims as IDX")
     code = _CODE_FOR_KIND[key]
     header = struct.pack(">HBB", 0, code, array.ndim) + struct.pack(f">{array.ndim}I", *array.shape)
@@ -99,7 +123,7 @@ def encode(array: np.ndarray) -> bytes:
 def write(path: str | os.PathLike, array: np.ndarray, compress: bool | None = None) -> Path:
     """Write an array as IDX; gzip when `compress` is True or, by default, when the name ends in .gz.
 
-    Written to a temporary file and renamed, so a reader never sees half a file.
+    Written by the one atomic writer (temporary name, fsync, rename), so a reader never sees half a file.
     """
     path = Path(path)
     if compress is None:
@@ -107,10 +131,7 @@ def write(path: str | os.PathLike, array: np.ndarray, compress: bool | None = No
     data = encode(array)
     if compress:
         data = gzip.compress(data, compresslevel=6, mtime=0)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
-    return path
+    return atomic_write(path, data)
 
 
 def sha256(content: bytes) -> str:
