@@ -1,8 +1,9 @@
 """Turn a person's image (a photo or a drawing, any size or mode) into an MNIST-style 28x28 digit.
 
 MNIST's own recipe, applied to arbitrary images, step by step:
-  1. decode safely (size and pixel limits, EXIF rotation, first frame of animations), composite any
-     transparency onto white, convert to grayscale in [0, 1];
+  1. decode safely (size and pixel limits, known formats only, EXIF rotation, first frame of animations),
+     composite any transparency onto white, convert any colour mode to grayscale in [0, 1] (16-bit, float
+     and CIELab included), box-reduce very large images; every failure is an ImageError (a DigitlabError);
   2. invert when the ink is dark on a light background (decided from the image border), so ink is bright;
   3. subtract the background level and stretch the ink to full contrast;
   4. crop to the bounding box of the ink;
@@ -18,55 +19,121 @@ from __future__ import annotations
 import io
 import os
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageFilter, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageFilter, ImageOps
 
 from digitlab.errors import DigitlabError
 
 MAX_FILE_BYTES = 20 * 1024 * 1024
 MAX_PIXELS = 40_000_000  # a 6000x6000 photo is fine; a decompression bomb is not
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
+FORMATS = ("PNG", "JPEG", "BMP", "GIF", "WEBP", "TIFF")  # Pillow decoders we accept (MPO opens as JPEG)
+WORK_SIDE = 1600  # pixels: larger images are box-reduced to at most this before any float work
 INK_THRESHOLD = 0.35  # of full contrast: what counts as ink for the bounding box
 TARGET_COVERAGE = 0.22  # MNIST ink (>0.5) covers 25-50% of its bounding box; thin pen strokes far less
 WORK_SIZE = 80  # thickening happens at this resolution (4x the 20-pixel box)
 
 
 class ImageError(DigitlabError):
-    """An input image that cannot be used."""
+    """An input image that cannot be used. kind: "too-large", "unreadable", "unsupported" or "content"."""
+
+    def __init__(self, message: str, kind: str = "content") -> None:
+        super().__init__(message)
+        self.kind = kind
 
 
-def decode(data: bytes, name: str = "<image>") -> np.ndarray:
-    """Bytes of an image file -> (H, W) float32 grayscale in [0, 1], transparency composited onto white."""
-    if not data:
-        raise ImageError(f"{name}: empty file")
-    if len(data) > MAX_FILE_BYTES:
-        raise ImageError(f"{name}: {len(data) / 1e6:.1f} MB is over the {MAX_FILE_BYTES // (1024 * 1024)} MB limit")
+def _open(data: bytes, name: str) -> Image.Image:
+    """Bytes -> a loaded Pillow image (first frame), upright; every failure is an ImageError."""
     try:
         with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # e.g. "Corrupt EXIF data": the image itself may be fine
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            img = Image.open(io.BytesIO(data))
+            # only the formats we name: Pillow would hand EPS/PS to Ghostscript, and exotic decoders are attack surface
+            Image.init()  # register every plugin once, so the formats named below are all known to Image.open
+            img = Image.open(io.BytesIO(data), formats=FORMATS)
             width, height = img.size
             if width * height > MAX_PIXELS:
-                raise ImageError(f"{name}: {width}x{height} pixels is over the {MAX_PIXELS:,}-pixel limit")
-            img.load()
-            img = ImageOps.exif_transpose(img)
+                raise ImageError(f"{name}: {width}x{height} pixels is over the {MAX_PIXELS:,}-pixel limit", "too-large")
+            if img.format == "JPEG" and max(width, height) > WORK_SIDE:
+                img.draft("L", (WORK_SIDE, WORK_SIDE))  # DCT scaling: decode a big photo at a fraction of the cost
+            img.load()  # the first frame of an animation or a multi-page TIFF
+            return ImageOps.exif_transpose(img)
     except ImageError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise ImageError(f"{name}: image is too large to decode safely (decompression bomb?)") from None
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as exc:
-        raise ImageError(f"{name}: not a readable image ({type(exc).__name__}); use PNG, JPEG, BMP, GIF or WebP") from None
-    if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
-        rgba = img.convert("RGBA")
-        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        img = Image.alpha_composite(white, rgba)
-    if img.mode in ("I", "I;16", "F"):
-        arr = np.asarray(img, dtype=np.float32)
-        span = float(arr.max() - arr.min()) or 1.0
-        return (arr - arr.min()) / span
-    return np.asarray(img.convert("L"), dtype=np.float32) / 255.0
+        raise ImageError(f"{name}: image is too large to decode safely (decompression bomb?)", "too-large") from None
+    except Exception as exc:  # noqa: BLE001 - Pillow raises a zoo (OSError, SyntaxError, struct.error, ...) on bad files
+        raise ImageError(f"{name}: not a readable image ({type(exc).__name__}); "
+                         "use PNG, JPEG, BMP, GIF, WebP or TIFF", "unreadable") from None
+
+
+def _alpha_onto_white(img: Image.Image) -> Image.Image:
+    rgba = img.convert("RGBA")
+    return Image.alpha_composite(Image.new("RGBA", rgba.size, (255, 255, 255, 255)), rgba).convert("L")
+
+
+# Each mode Pillow may decode to -> how to make it one channel: "L" (uint8) or "F" (float32, any range).
+# Modes not named here go through RGB; a mode Pillow cannot convert is refused with a clear message.
+_GRAY: dict[str, Callable[[Image.Image], Image.Image]] = {
+    "L": lambda img: img,
+    "1": lambda img: img.convert("L"),
+    "LAB": lambda img: img.getchannel("L"),  # CIELab: lightness is the gray we want; Pillow has no LAB -> L
+    "I": lambda img: img.convert("F"),
+    "I;16": lambda img: img.convert("F"),
+    "I;16L": lambda img: img.convert("F"),
+    "I;16B": lambda img: img.convert("F"),
+    "I;16N": lambda img: img.convert("F"),
+    "F": lambda img: img,
+}
+ALPHA_MODES = {"RGBA", "LA", "PA", "RGBa", "La"}
+
+
+def _gray(img: Image.Image, name: str) -> Image.Image:
+    """Any decoded image -> mode "L" or "F", transparency composited onto white paper."""
+    try:
+        if img.mode in ALPHA_MODES or (img.mode in ("P", "L", "RGB", "1") and "transparency" in img.info):
+            return _alpha_onto_white(img)
+        convert = _GRAY.get(img.mode)
+        if convert is not None:
+            return convert(img)
+        try:
+            return img.convert("L")
+        except ValueError:
+            return img.convert("RGB").convert("L")
+    except Exception as exc:  # noqa: BLE001 - a mode Pillow decodes but cannot convert
+        raise ImageError(f"{name}: images in colour mode {img.mode} are not supported ({type(exc).__name__}); "
+                         "save it as an 8-bit PNG or JPEG", "unsupported") from None
+
+
+def decode(data: bytes, name: str = "<image>") -> np.ndarray:
+    """Bytes of an image file -> (H, W) float32 grayscale in [0, 1], transparency composited onto white.
+
+    Images wider or taller than WORK_SIDE are box-reduced first: the digit ends up 20 pixels tall anyway, and a
+    40-megapixel scan would otherwise cost ~160 MB of float32 per step.
+    """
+    if not data:
+        raise ImageError(f"{name}: empty file", "unreadable")
+    if len(data) > MAX_FILE_BYTES:
+        raise ImageError(f"{name}: {len(data) / 1e6:.1f} MB is over the {MAX_FILE_BYTES // (1024 * 1024)} MB limit",
+                         "too-large")
+    img = _gray(_open(data, name), name)
+    if min(img.size) < 1:
+        raise ImageError(f"{name}: image has no pixels ({img.width}x{img.height})")
+    factor = -(-max(img.size) // WORK_SIDE)  # ceil
+    if factor > 1:
+        img = img.reduce(factor)
+    arr = np.asarray(img, dtype=np.float32)
+    if img.mode == "L":
+        return arr / 255.0
+    finite = np.isfinite(arr)
+    if not finite.all():
+        raise ImageError(f"{name}: {int((~finite).sum())} pixels are not numbers (NaN or infinite); "
+                         "save the image with finite values")
+    low, span = float(arr.min()), float(arr.max() - arr.min())
+    return (arr - low) / (span or 1.0)  # 16-bit, 32-bit and float images: stretch their own range to [0, 1]
 
 
 def read_image(path: str | os.PathLike) -> np.ndarray:
@@ -74,7 +141,8 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
     try:
         size = path.stat().st_size
         if size > MAX_FILE_BYTES:
-            raise ImageError(f"{path}: {size / 1e6:.1f} MB is over the {MAX_FILE_BYTES // (1024 * 1024)} MB limit")
+            raise ImageError(f"{path}: {size / 1e6:.1f} MB is over the {MAX_FILE_BYTES // (1024 * 1024)} MB limit",
+                         "too-large")
         data = path.read_bytes()
     except FileNotFoundError:
         raise ImageError(f"{path}: file not found") from None

@@ -64,20 +64,34 @@ def serve_cmd(
     port: int = typer.Option(8000, "--port", min=0, max=65535),
     runs_root: Path | None = typer.Option(None, "--runs", help="Runs folder to list (default: $DIGITLAB_RUNS or ./runs)."),
     device: str = typer.Option("cpu", "--device", help="Where models run (cpu is best for single images)."),
+    allow_host: list[str] = typer.Option([], "--allow-host", help=(
+        "Another Host name to answer (repeatable), e.g. a DNS name of this machine; '*' answers any. "
+        "localhost, 127.0.0.1, [::1] and --host are always allowed; others get 403 (DNS rebinding guard).")),
+    batch: bool = typer.Option(True, "--batch/--no-batch", help="Gather concurrent predictions into one forward pass."),
+    workers: int = typer.Option(0, "--workers", min=0, help="Threads for decoding and inference (0: a core each, up to 4)."),
+    timeout_s: float = typer.Option(15.0, "--timeout", min=0.1, help="Seconds a prediction may take before a 503/504."),
 ) -> None:
     """The web page: draw a digit and watch the model answer; browse runs; a REST API (docs at /docs)."""
     import uvicorn
 
     from digitlab.device import pick_device
     from digitlab.serve.app import create_app
+    from digitlab.serve.limits import LOOPBACK_HOSTS, allowed_hosts
 
     if target is not None:
         from digitlab.runs import weights_path
 
         weights_path(target)  # a clear error now rather than on the first request
-    if host not in ("127.0.0.1", "localhost", "::1"):
+    hosts = allowed_hosts(host, allow_host)
+    if host.strip("[]") not in LOOPBACK_HOSTS:
         warn(f"serving on {host}: anyone who can reach this machine can use the page and the API "
              "(there is no authentication)")
-    app_ = create_app(runs_root, target, pick_device(device))
-    out.print(f"digitlab serving on http://{host}:{port}/  (runs page /runs, API docs /docs; Ctrl-C stops)")
-    uvicorn.run(app_, host=host, port=port, log_level="warning")
+    app_ = create_app(runs_root, target, pick_device(device), hosts=hosts, batch=batch, workers=workers or None,
+                      timeout_s=timeout_s)
+    shown = f"[{host}]" if ":" in host and not host.startswith("[") else host
+    out.print(f"digitlab serving on http://{shown}:{port}/  (runs page /runs, API docs /docs; Ctrl-C stops)")
+    if hosts is None:
+        out.print("answering any Host name (wildcard bind or --allow-host '*')")
+    elif len(hosts) > len(LOOPBACK_HOSTS):
+        out.print("answering Host names: " + ", ".join(sorted(hosts)))
+    uvicorn.run(app_, host=host.strip("[]"), port=port, log_level="warning")

@@ -2,63 +2,46 @@
 
     GET  /                  the drawing page (static HTML/CSS/JS shipped in the package; no CDN)
     GET  /runs              the runs table, curves, confusion matrix and worst mistakes per run
+    GET  /docs              the API page (Swagger UI's files come from a Python package: works offline)
     POST /api/predict       an image (multipart field `file`, a raw body, or JSON {"image": base64})
-    GET  /api/runs          every run (as `digitlab runs --json`)
+    GET  /api/runs          every trained run (as `digitlab runs --json`, run names only, no paths)
     GET  /api/runs/{name}   one run: its row, summary and figure URLs
     GET  /api/runs/{name}/figures/{file}.png
-    GET  /healthz
-Bad requests get a 4xx with a one-line message, never a 500. Models are loaded once and reused.
+    GET  /healthz           answered on the event loop, whatever the workers are doing
+Bad requests get a 4xx with a one-line message; an unforeseen failure a one-line 500 without a traceback. Image
+decoding, preprocessing and forward passes run in a bounded worker pool (serve/limits.py), never on the event loop;
+with batching on, concurrent predictions for one model share a forward pass (serve/batcher.py).
 """
 
 from __future__ import annotations
 
 import base64
-import binascii
+import contextlib
 import io
 import os
 import threading
-from importlib import resources
+import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import numpy as np
 import torch
 from fastapi import FastAPI, HTTPException, Request
-from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse
 from PIL import Image
 
-from digitlab import __version__, runs
-from digitlab.errors import DigitlabError
-from digitlab.evaluate import load_model
-from digitlab.predict import describe, probabilities
+from digitlab import __version__
+from digitlab.errors import CheckpointError, DigitlabError
 from digitlab.preprocess import MAX_PIXELS, ImageError, decode, to_mnist
+from digitlab.serve import catalog, pages
+from digitlab.serve.batcher import Batcher
+from digitlab.serve.limits import LOOPBACK_HOSTS, HostCheck, WorkerPool, run_name, scrub_paths, shown, wait_job
+from digitlab.serve.models import ModelCache, Served
+from digitlab.serve.uploads import image_bytes
 
-MAX_BODY = 2 * 1024 * 1024  # bytes of image per request
-FIGURES = ("loss.png", "confusion-test.png", "mistakes-test.png")
-
-
-class ModelCache:
-    """Load each model once; requests share it (inference runs under torch.inference_mode, no state)."""
-
-    def __init__(self, device: torch.device) -> None:
-        self.device = device
-        self.models: dict[str, tuple] = {}
-        self.lock = threading.Lock()
-
-    def get(self, key: str, target: Path):
-        with self.lock:
-            if key not in self.models:
-                self.models[key] = load_model(target, self.device)
-            return self.models[key]
-
-
-def _static(name: str) -> str:
-    return resources.files("digitlab.serve").joinpath("static", name).read_text(encoding="utf-8")
-
-
-def safe_run_name(name: str) -> str:
-    if not name or "/" in name or "\\" in name or ".." in name or name.startswith(".") or "\x00" in name:
-        raise HTTPException(status_code=400, detail=f"bad run name {name!r}: no path separators or '..'")
-    return name
+IMAGE_STATUS = {"too-large": 413, "unreadable": 415, "unsupported": 415, "content": 422}  # ImageError.kind -> HTTP
+ERROR_STATUS = {ImageError: 422, CheckpointError: 409}  # other DigitlabErrors: 400
 
 
 def input_png(image28: np.ndarray) -> str:
@@ -67,136 +50,138 @@ def input_png(image28: np.ndarray) -> str:
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
 
 
+def prepare(data: bytes) -> tuple[np.ndarray, str]:
+    """Worker-pool job: image bytes -> (28, 28) uint8 model input and its PNG data URL."""
+    image28 = to_mnist(decode(data, "upload"), "upload")
+    return image28, input_png(image28)
+
+
+def prepare_and_predict(data: bytes, served: Served) -> tuple[np.ndarray, str, np.ndarray]:
+    """Worker-pool job of the unbatched mode: prepare, then a forward pass of one image."""
+    image28, png = prepare(data)
+    return image28, png, served.probabilities(image28[None])[0]
+
+
 def create_app(runs_root: str | os.PathLike | None = None, default: str | os.PathLike | None = None,
-               device: torch.device | None = None) -> FastAPI:
+               device: torch.device | None = None, *, hosts: frozenset[str] | None = LOOPBACK_HOSTS,
+               batch: bool = True, workers: int | None = None, timeout_s: float = 15.0, max_batch: int = 64,
+               max_wait_s: float = 0.002) -> FastAPI:
+    """hosts: the Host names to answer (None: any). batch: gather concurrent predictions into one forward pass."""
+    from digitlab import runs
+
     root = Path(runs_root) if runs_root else runs.paths.runs_root()
-    cache = ModelCache(device or torch.device("cpu"))
+    pool = WorkerPool(workers, timeout_s)
+    cache = ModelCache(device or torch.device("cpu"), root)
+    batchers: dict[str, Batcher] = {}
+    batchers_lock = threading.Lock()
     default_target = Path(default) if default else None
-    app = FastAPI(title="digitlab", version=__version__,
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        for b in list(batchers.values()):
+            b.close()
+        pool.close()
+
+    app = FastAPI(title="digitlab", version=__version__, docs_url=None, redoc_url=None, lifespan=lifespan,
                   description="Draw a digit and watch the model answer; browse runs.")
+    app.add_middleware(HostCheck, hosts=hosts)
+    app.state.pool, app.state.cache, app.state.batchers = pool, cache, batchers
+    app.state.max_pixels = MAX_PIXELS
 
     @app.exception_handler(DigitlabError)
-    async def digitlab_error(request: Request, exc: DigitlabError):  # noqa: ARG001
-        status = 422 if isinstance(exc, ImageError) else 400
-        return JSONResponse(status_code=status, content={"detail": str(exc)})
+    async def digitlab_error(request: Request, exc: DigitlabError) -> JSONResponse:  # noqa: ARG001
+        status = IMAGE_STATUS.get(exc.kind, 422) if isinstance(exc, ImageError) else next(
+            (code for kind, code in ERROR_STATUS.items() if isinstance(exc, kind)), 400)
+        return JSONResponse(status_code=status, content={"detail": scrub_paths(str(exc), root)})
+
+    @app.exception_handler(RequestValidationError)
+    async def bad_parameter(request: Request, exc: RequestValidationError) -> JSONResponse:  # noqa: ARG001
+        first = (exc.errors() or [{}])[0]
+        where = ".".join(str(p) for p in first.get("loc", ()) if p != "query") or "request"
+        return JSONResponse(status_code=422, content={"detail": f"bad {where}: {first.get('msg', 'invalid value')}"})
+
+    @app.exception_handler(Exception)
+    async def last_resort(request: Request, exc: Exception) -> JSONResponse:  # noqa: ARG001
+        # A case nobody foresaw: one line for the client; the server's log keeps the traceback for us.
+        return JSONResponse(status_code=500, content={"detail": f"internal error ({type(exc).__name__}); "
+                                                                "the server log has the details"})
 
     def run_dir(name: str) -> Path:
-        folder = root / safe_run_name(name)
-        if not (folder / "config.toml").exists() and not (folder / "checkpoints").is_dir():
-            raise HTTPException(status_code=404, detail=f"unknown run '{name}'")
+        folder = root / run_name(name)
+        try:
+            known = (folder / "config.toml").exists() or (folder / "checkpoints").is_dir()
+        except OSError:  # e.g. a name the filesystem refuses
+            known = False
+        if not known:
+            raise HTTPException(status_code=404, detail=f"unknown run {shown(name)}")
         return folder
-
-    def trained_runs() -> list[dict]:
-        return [r for r in runs.list_runs(root) if (Path(r["path"]) / "checkpoints").is_dir()]
 
     def default_choice(rows: list[dict]) -> tuple[str, Path] | None:
         """The model used when a request names none: the one given to `serve`, else the most accurate run."""
         if default_target is not None:
             return default_target.name, default_target
-        if not rows:
+        usable = [r for r in rows if not r.get("error")]
+        if not usable:
             return None
-        best = max(rows, key=lambda r: r["best_test_acc"] or 0)
-        return best["run"], Path(best["path"])
+        best = max(usable, key=lambda r: r.get("best_test_acc") or 0)
+        return best["run"], root / best["run"]
 
     def pick(run: str | None) -> tuple[str, Path]:
         if run:
             return run, run_dir(run)
-        choice = default_choice(trained_runs())
+        choice = default_choice(catalog.trained_runs(root))
         if choice is None:
             raise HTTPException(status_code=404, detail="no trained runs yet: run `digitlab train` first")
         return choice
 
-    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
-    def index() -> str:
-        return _static("index.html")
+    def batcher_for(served: Served) -> Batcher:
+        with batchers_lock:
+            if served.run not in batchers:
+                batchers[served.run] = Batcher(served.probabilities, max_batch, max_wait_s, name=served.run)
+            return batchers[served.run]
 
-    @app.get("/runs", response_class=HTMLResponse, include_in_schema=False)
-    def runs_page() -> str:
-        return _static("runs.html")
-
-    @app.get("/static/{name}", include_in_schema=False)
-    def static(name: str):
-        if name not in ("app.js", "runs.js", "style.css"):
-            raise HTTPException(status_code=404, detail="not found")
-        media = "text/javascript" if name.endswith(".js") else "text/css"
-        return HTMLResponse(_static(name), media_type=media)
+    pages.add_routes(app)
 
     @app.get("/healthz")
-    def healthz() -> dict:
-        return {"status": "ok", "version": __version__, "models_loaded": len(cache.models)}
+    async def healthz() -> dict:
+        stats = {run: b.stats() for run, b in list(batchers.items())}
+        return {"status": "ok", "version": __version__, "models_loaded": len(cache.models), "batching": batch,
+                "workers": pool.stats(), "batches": stats}
 
     @app.get("/api/runs")
     def api_runs() -> dict:
-        rows = trained_runs()
+        rows = catalog.trained_runs(root)
         choice = default_choice(rows)
         return {"runs": rows, "default": choice[0] if choice else None}
 
     @app.get("/api/runs/{name}")
     def api_run(name: str) -> dict:
-        folder = run_dir(name)
-        row = runs.run_row(folder)
-        figures = {f: f"/api/runs/{name}/figures/{f}" for f in FIGURES if (folder / f).exists()}
-        summary = {}
-        if (folder / "summary.json").exists():
-            summary = runs.read_json(folder / "summary.json")
-        return {**row, "summary": summary, "figures": figures}
+        return catalog.run_detail(root, run_dir(name))
 
     @app.get("/api/runs/{name}/figures/{figure}")
     def api_figure(name: str, figure: str):
         folder = run_dir(name)
-        if figure not in FIGURES or not (folder / figure).exists():
-            raise HTTPException(status_code=404, detail=f"run '{name}' has no {figure}")
+        if figure not in catalog.FIGURES or not (folder / figure).is_file():
+            raise HTTPException(status_code=404, detail=f"run {shown(name)} has no figure {shown(figure)}")
         return FileResponse(folder / figure, media_type="image/png")
-
-    async def image_bytes(request: Request) -> bytes:
-        declared = int(request.headers.get("content-length") or 0)
-        if declared > MAX_BODY * 1.4 + 4096:  # base64 / multipart overhead allowed for
-            raise HTTPException(status_code=413, detail=f"request of {declared} bytes is over the 2 MB image limit")
-        body = await request.body()
-        if len(body) > MAX_BODY * 1.4 + 4096:
-            raise HTTPException(status_code=413, detail="request is over the 2 MB image limit")
-        kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
-        if kind == "multipart/form-data":
-            form = await request.form()
-            upload = form.get("file")
-            if upload is None or isinstance(upload, str):
-                raise HTTPException(status_code=400, detail="multipart request without a 'file' field")
-            data = await upload.read()
-        elif kind == "application/json":
-            try:
-                payload = await request.json()
-                text = payload["image"]
-                if "," in text[:100] and text.startswith("data:"):
-                    text = text.split(",", 1)[1]
-                data = base64.b64decode(text, validate=True)
-            except (ValueError, KeyError, TypeError, binascii.Error):
-                raise HTTPException(status_code=400, detail='JSON body must be {"image": "<base64 image>"}') from None
-        else:
-            data = body
-        if not data:
-            raise HTTPException(status_code=400, detail="empty image")
-        if len(data) > MAX_BODY:
-            raise HTTPException(status_code=413, detail=f"image of {len(data)} bytes is over the 2 MB limit")
-        return data
 
     @app.post("/api/predict")
     async def api_predict(request: Request, run: str | None = None, top_k: int = 3) -> dict:
+        started = time.monotonic()
         data = await image_bytes(request)
-        name, target = pick(run)
-        try:
-            gray = decode(data, "upload")
-        except ImageError as exc:
-            status = 413 if "pixel limit" in str(exc) or "too large" in str(exc) else 415
-            raise HTTPException(status_code=status, detail=str(exc)) from None
-        image28 = to_mnist(gray, "upload")
-        model, ckpt = cache.get(name, target)
-        probs = probabilities(model, ckpt, image28[None], cache.device)[0]
-        classes = ckpt.info["preprocessing"].get("classes") or [str(i) for i in range(10)]
-        described = describe(probs, classes, max(1, min(top_k, 10)))
+        name, target = pick(run) if run else await pool.run(pick, None)
+        served = cache.cached(name) or await pool.run(cache.get, name, target)
+        if batch:
+            image28, png = await pool.run(prepare, data)
+            left = pool.timeout_s - (time.monotonic() - started)
+            probs = await wait_job(batcher_for(served).submit(image28), left)
+        else:
+            image28, png, probs = await pool.run(prepare_and_predict, data, served)
+        described = served.describe(probs, max(1, min(top_k, len(served.classes))))
         return {"prediction": described["prediction"], "label": described["label"],
                 "probability": described["probability"], "probabilities": [round(float(p), 6) for p in probs],
-                "top_k": described["top_k"], "classes": classes, "model": ckpt.model_name, "run": name,
-                "input": input_png(image28)}
+                "top_k": described["top_k"], "classes": list(served.classes), "model": served.model_name,
+                "run": name, "input": png}
 
-    app.state.max_pixels = MAX_PIXELS
     return app

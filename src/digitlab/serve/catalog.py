@@ -1,0 +1,70 @@
+"""What the API says about runs: rows and details with run names only (no paths of this machine), one run at a time.
+
+A damaged run folder does not take the listing down: it is listed with an `error` field and the others as usual.
+Values JSON cannot carry (NaN, infinity) become null; absolute paths become run-relative or their last part.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from digitlab import runs
+from digitlab.serve.limits import scrub_paths
+
+FIGURES = ("loss.png", "confusion-test.png", "mistakes-test.png")
+PRIVATE_KEYS = {"path", "run_dir"}  # where this machine keeps things: not the client's business
+
+
+def public(value: Any, root: Path) -> Any:
+    """A JSON-able copy for clients: no path keys, paths in text scrubbed, non-finite numbers as null."""
+    if isinstance(value, dict):
+        return {k: public(v, root) for k, v in value.items() if k not in PRIVATE_KEYS}
+    if isinstance(value, (list, tuple)):
+        return [public(v, root) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, str) and ("/" in value or "\\" in value):
+        return scrub_paths(value, root)
+    return value
+
+
+def _row(folder: Path, root: Path) -> dict:
+    try:
+        return public(runs.run_row(folder), root)
+    except Exception as exc:  # noqa: BLE001 - one damaged run must not hide the others; say what failed
+        reason = scrub_paths(str(exc).splitlines()[0] if str(exc) else "", root)[:200]
+        return {"run": folder.name, "error": f"cannot read this run ({type(exc).__name__}{': ' + reason if reason else ''})"}
+
+
+def _mtime(folder: Path) -> float:
+    try:
+        return folder.stat().st_mtime
+    except OSError:
+        return 0.0
+
+
+def trained_runs(root: Path) -> list[dict]:
+    """Every run folder under root that has checkpoints, newest first, each row read on its own."""
+    try:
+        folders = [p for p in root.iterdir() if p.is_dir() and (p / "checkpoints").is_dir()]
+    except OSError:  # no runs folder yet, or one we cannot list
+        return []
+    folders.sort(key=_mtime, reverse=True)
+    return [_row(p, root) for p in folders]
+
+
+def run_detail(root: Path, folder: Path) -> dict:
+    """One run: its row, its summary (when readable) and the URLs of its figures."""
+    row = _row(folder, root)
+    name = folder.name
+    figures = {f: f"/api/runs/{quote(name, safe='')}/figures/{f}" for f in FIGURES if (folder / f).is_file()}
+    summary: Any = {}
+    if (folder / "summary.json").exists():
+        try:
+            summary = public(runs.read_json(folder / "summary.json"), root)
+        except Exception as exc:  # noqa: BLE001 - a damaged summary is reported, the rest still shown
+            summary = {"error": f"summary.json cannot be read ({type(exc).__name__})"}
+    return {**row, "summary": summary, "figures": figures}
