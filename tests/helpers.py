@@ -43,3 +43,16 @@ def write_dataset(folder: Path, n_train: int = 200, n_test: int = 100, seed: int
         name = stem.replace("-idx", ".idx") if dotted else stem
         idx.write(folder / (name + suffix), arr)
     return folder
+
+
+def make_info(model: str, dataset: str = "idx", mean: float = 0.1, std: float = 0.3, **fields):
+    """A CheckpointInfo for a registry model, as training would write it (for checkpoint-level tests)."""
+    from digitlab.config import Config, ModelConfig
+    from digitlab.contract import CheckpointInfo, Preprocessing
+    from digitlab.models import model_spec
+
+    spec = model_spec(model)
+    pre = Preprocessing(dataset=dataset, input_size=spec.input_size, resize=spec.input_size, pad=0, mean=mean, std=std,
+                        normalize=True, classes=tuple(str(i) for i in range(10)))
+    return CheckpointInfo(model=model, num_classes=10, output=spec.output, preprocessing=pre,
+                          config=Config(model=ModelConfig(name=model)), **fields)

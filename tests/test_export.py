@@ -9,18 +9,15 @@ from digitlab.cli import app
 from digitlab.export import _run_onnx, _run_torchscript, export_model
 from digitlab.models import get_model, list_models, model_spec
 from digitlab.training.checkpoint import save_weights
+from tests.helpers import make_info
 
 runner = CliRunner()
 
 
 def make_checkpoint(tmp_path, name):
-    spec = model_spec(name)
     torch.manual_seed(0)
-    pre = {"dataset": "idx", "mean": 0.1, "std": 0.3, "normalize": True, "resize": spec.input_size, "pad": 0,
-           "input_size": spec.input_size, "classes": [str(i) for i in range(10)]}
     model = get_model(name).eval()
-    return save_weights(tmp_path / f"{name}.safetensors", model,
-                        {"model": name, "num_classes": 10, "output": spec.output, "preprocessing": pre}), model
+    return save_weights(tmp_path / f"{name}.safetensors", model, make_info(name)), model
 
 
 @pytest.mark.parametrize("fmt", ["onnx", "torchscript"])

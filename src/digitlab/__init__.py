@@ -37,7 +37,7 @@ def evaluate(target, **kwargs):
 
 
 def load_model(target, device="cpu"):
-    from digitlab.evaluate import load_model as _load_model
+    from digitlab.inference import load_model as _load_model
 
     return _load_model(target, device)
 

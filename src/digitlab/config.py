@@ -87,6 +87,7 @@ class TrainConfig:
     batch_size: int = 64
     seed: int = 0
     device: str = "auto"
+    threads: int = 0  # CPU threads for torch (0 = $OMP_NUM_THREADS if set, else torch's default)
     max_steps: int = 0  # stop after this many optimizer steps in total (0 = no limit; for smoke runs)
     log_every: int = 100  # steps between printed/logged losses (the tutorials' cadence)
     ckpt_every: int = 0  # steps between resume checkpoints within an epoch (0 = only at epoch ends)
@@ -196,6 +197,10 @@ def load_toml(path: str | Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: config file not found") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML ({exc})") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not a text file (TOML must be UTF-8)") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path}: is a folder, not a TOML file") from None
 
 
 def parse_override(text: str) -> tuple[str, str, Any]:
@@ -217,6 +222,28 @@ def parse_override(text: str) -> tuple[str, str, Any]:
     if len(owners) > 1:
         raise ConfigError(f"--set {key}: ambiguous, write one of {', '.join(f'{s}.{key}' for s in owners)}")
     raise ConfigError(f"--set: unknown key '{key}'; valid keys: {', '.join(valid_keys())}")
+
+
+def override_key(text: str) -> str:
+    """The "section.key" an override like 'lr=0.1' or 'optim.lr=0.1' sets."""
+    section, key, _ = parse_override(text)
+    return f"{section}.{key}"
+
+
+def diff_keys(a: Config, b: Config) -> list[str]:
+    """The "section.key" names whose values differ between two configs."""
+    da, db = to_dict(a), to_dict(b)
+    return [f"{s}.{k}" for s in SECTIONS for k in da[s] if da[s][k] != db[s].get(k)]
+
+
+def with_values(config: Config, values: dict[str, Any], origin: str = "option") -> Config:
+    """Typed values by "section.key" (e.g. from CLI options), applied without a string round trip; None = not set."""
+    updates: dict[str, dict[str, Any]] = {}
+    for dotted, value in values.items():
+        if value is not None:
+            section, _, key = dotted.partition(".")
+            updates.setdefault(section, {})[key] = value
+    return _apply(config, updates, origin)
 
 
 def with_overrides(config: Config, overrides: list[str] | None, origin: str = "--set") -> Config:
@@ -248,6 +275,7 @@ def validate(config: Config) -> Config:
         (config.optim.lr > 0, f"optim.lr must be positive, got {config.optim.lr}"),
         (config.train.max_steps >= 0, "train.max_steps must be 0 (no limit) or positive"),
         (config.train.log_every >= 1, "train.log_every must be at least 1"),
+        (config.train.threads >= 0, "train.threads must be 0 (torch's choice) or positive"),
         (config.train.ckpt_every >= 0, "train.ckpt_every must be 0 (epoch ends only) or positive"),
         (0 <= config.loss.label_smoothing < 1, "loss.label_smoothing must be in [0, 1)"),
         (config.loss.reduction in ("mean", "sum"), "loss.reduction must be mean or sum"),

@@ -39,3 +39,13 @@ def synchronize(device: torch.device) -> None:
         torch.cuda.synchronize(device)
     elif device.type == "mps":
         torch.mps.synchronize()
+
+
+def apply_threads(n: int) -> int:
+    """Use n CPU threads for torch's kernels (0 = leave torch's choice, which honours $OMP_NUM_THREADS).
+
+    Under load from other processes, torch's default (one thread per core) can be several times slower than
+    fewer threads; --threads lets a person choose. Returns the thread count now in use."""
+    if n > 0:
+        torch.set_num_threads(n)
+    return torch.get_num_threads()

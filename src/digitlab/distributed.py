@@ -60,8 +60,13 @@ def barrier(d: Dist) -> None:
 
 
 def cleanup(d: Dist) -> None:
+    """Leave the process group together: a barrier first, so no rank tears down gloo's threads while another is
+    still inside a collective (which aborted rank 1 with "terminate called without an active exception")."""
     if d.enabled and dist.is_initialized():
-        dist.destroy_process_group()
+        try:
+            dist.barrier()
+        finally:
+            dist.destroy_process_group()
 
 
 def broadcast_text(d: Dist, text: str | None) -> str:

@@ -8,8 +8,6 @@ runtime can feed it correctly. The export is written to a temporary file, checke
 
 from __future__ import annotations
 
-import contextlib
-import json
 import os
 import warnings
 from pathlib import Path
@@ -19,9 +17,9 @@ import torch
 
 from digitlab.data.sources import load_dataset
 from digitlab.errors import ConfigError, DigitlabError
-from digitlab.evaluate import load_model
-from digitlab.training.checkpoint import atomic_write
-from digitlab.training.engine import tensors
+from digitlab.evaluate import data_source
+from digitlab.inference import load_model
+from digitlab.io import atomic_save, write_json
 
 FORMATS = ("onnx", "torchscript")
 TOLERANCE = 1e-4
@@ -76,48 +74,48 @@ def export_model(target: str | os.PathLike, fmt: str, out: str | os.PathLike, n_
     if out.exists() and not force:
         raise ConfigError(f"--out {out}: file exists; choose another name or add --force to replace it")
     model, ckpt = load_model(target, "cpu")
-    pre = ckpt.info["preprocessing"]
-    size = pre["input_size"]
+    pre = ckpt.info.preprocessing
+    size = pre.input_size
     # check on real test images when we can find them; the sample (MNIST digits) otherwise
-    ds = load_dataset(pre.get("dataset") or "mnist", data_dir)
+    ds = load_dataset(*data_source(ckpt.info, None, data_dir))
     images, labels = ds.test_images[:n_check], ds.test_labels[:n_check]
-    x, _ = tensors(images, labels, pre, torch.device("cpu"))
+    x = pre.model_input(images, "cpu")
     with torch.inference_mode():
         reference = model(x).numpy()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
-    try:
-        example = torch.zeros(1, 1, size, size)
-        exporter, runner = ((_export_onnx, _run_onnx) if fmt == "onnx" else (_export_torchscript, _run_torchscript))
-        exporter(model, example, tmp)
+    exporter, runner = ((_export_onnx, _run_onnx) if fmt == "onnx" else (_export_torchscript, _run_torchscript))
+    checked: dict[str, float] = {}
+
+    def export_and_check(tmp: Path) -> None:
+        """Runs on the temporary file; raising here leaves nothing under the real name."""
+        exporter(model, torch.zeros(1, 1, size, size), tmp)
         got = runner(tmp, x.numpy())
-        agreement = float((got.argmax(1) == reference.argmax(1)).mean())
-        diff = float(np.abs(got - reference).max())
-        if agreement < 1.0 or diff > TOLERANCE:
-            raise DigitlabError(f"{out}: the {fmt} export disagrees with PyTorch (top-1 agreement {agreement:.4f}, "
-                                f"max |diff| {diff:.2e} > {TOLERANCE}); nothing was written")
-        os.replace(tmp, out)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
+        checked["agreement"] = float((got.argmax(1) == reference.argmax(1)).mean())
+        checked["diff"] = float(np.abs(got - reference).max())
+        if checked["agreement"] < 1.0 or checked["diff"] > TOLERANCE:
+            raise DigitlabError(f"{out}: the {fmt} export disagrees with PyTorch (top-1 agreement "
+                                f"{checked['agreement']:.4f}, max |diff| {checked['diff']:.2e} > {TOLERANCE}); "
+                                "nothing was written")
+
+    atomic_save(out, export_and_check)
+    agreement, diff = checked["agreement"], checked["diff"]
     sidecar = out.with_name(out.name + ".json")
     meta = {
         "model": ckpt.model_name,
         "format": fmt,
         "file": out.name,
         "input": {"name": "input", "shape": ["batch", 1, size, size], "dtype": "float32"},
-        "output": {"name": "output", "kind": ckpt.info.get("output", "logits"), "classes": pre["classes"]},
+        "output": {"name": "output", "kind": ckpt.info.output, "classes": list(pre.classes)},
         "preprocessing": {
             "steps": ["grayscale 28x28, white ink on black (MNIST convention)",
-                      f"resize to {pre['resize']}x{pre['resize']} bilinear" if pre["resize"] != 28 else "no resize",
-                      f"pad {pre['pad']}" if pre["pad"] else "no padding",
+                      f"resize to {pre.resize}x{pre.resize} bilinear" if pre.resize != 28 else "no resize",
+                      f"pad {pre.pad}" if pre.pad else "no padding",
                       "x / 255",
-                      f"(x - {pre['mean']}) / {pre['std']}" if pre["normalize"] else "no normalization"],
-            **pre,
+                      f"(x - {pre.mean}) / {pre.std}" if pre.normalize else "no normalization"],
+            **pre.to_json(),
         },
         "checked": {"images": len(labels), "dataset": ds.name, "top1_agreement": agreement, "max_abs_diff": diff},
         "source_checkpoint": str(ckpt.path),
     }
-    atomic_write(sidecar, (json.dumps(meta, indent=2) + "\n").encode())
+    write_json(sidecar, meta)
     return {"path": str(out), "format": fmt, "sidecar": str(sidecar), "checked": len(labels),
             "top1_agreement": agreement, "max_abs_diff": diff, "data": ds.provenance()}

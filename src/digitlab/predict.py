@@ -6,37 +6,13 @@ import os
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from digitlab.data.sources import load_dataset
 from digitlab.device import pick_device
 from digitlab.errors import DigitlabError
-from digitlab.evaluate import load_model
+from digitlab.evaluate import data_source
+from digitlab.inference import class_probabilities, describe, load_model
 from digitlab.preprocess import image_files, read_image, to_mnist
-from digitlab.training.checkpoint import Checkpoint
-from digitlab.training.engine import tensors
-
-
-@torch.inference_mode()
-def probabilities(model: torch.nn.Module, ckpt: Checkpoint, images28: np.ndarray,
-                  device: torch.device) -> np.ndarray:
-    """(N, 28, 28) uint8 MNIST-style images -> (N, C) class probabilities, via the model's own transforms."""
-    x, _ = tensors(images28, np.zeros(len(images28), dtype=np.int64), ckpt.info["preprocessing"], device)
-    out = model(x).float()
-    probs = out.exp() if ckpt.info.get("output") == "log_probs" else torch.softmax(out, dim=1)
-    return probs.cpu().numpy()
-
-
-def describe(probs: np.ndarray, classes: list[str], top_k: int) -> dict:
-    order = np.argsort(-probs)[: max(1, min(top_k, len(probs)))]
-    best = int(order[0])
-    return {
-        "prediction": best,
-        "label": classes[best],
-        "probability": round(float(probs[best]), 6),
-        "top_k": [{"class": int(c), "label": classes[int(c)], "probability": round(float(probs[c]), 6)}
-                  for c in order],
-    }
 
 
 def predict_files(
@@ -49,7 +25,7 @@ def predict_files(
     """Returns (results, errors): one result per readable image, one error {file, error} per bad one."""
     dev = pick_device(device)
     model, ckpt = load_model(target, dev)
-    classes = ckpt.info["preprocessing"].get("classes") or [str(i) for i in range(10)]
+    classes = ckpt.info.classes
     files = image_files(paths)
     if not files:
         raise DigitlabError(f"no image files in {', '.join(map(str, paths))} (PNG, JPEG, BMP, GIF, WebP, TIFF)")
@@ -60,19 +36,30 @@ def predict_files(
             names.append(str(f))
         except DigitlabError as exc:
             errors.append({"file": str(f), "error": str(exc)})
-    results = []
+    results: list[dict] = []
+    used: set[str] = set()  # explanation file names already written by this call
     if prepared:
         batch = np.stack(prepared)
-        probs = probabilities(model, ckpt, batch, dev)
+        probs = class_probabilities(model, ckpt.info, batch, dev)
         for name, p, img in zip(names, probs, batch):
             results.append({"file": name, **describe(p, classes, top_k)})
             if explain_dir is not None:
                 from digitlab.plots import explanation
 
-                out = Path(explain_dir) / (Path(name).stem + ".explain.png")
+                out = Path(explain_dir) / unique_name(Path(name), used)
                 explanation(img, p, classes, out, title=Path(name).name)
                 results[-1]["explain"] = str(out)
     return results, errors
+
+
+def unique_name(image: Path, used: set[str]) -> str:
+    """`stem.explain.png`, or, when another image of this call already took that name (x.png and x.jpg, or the same
+    name in two folders), `name.explain.png`, then `name-2.explain.png`, ...: one output never replaces another."""
+    for candidate in [image.stem, image.name] + [f"{image.name}-{i}" for i in range(2, 10_000)]:
+        if candidate + ".explain.png" not in used:
+            used.add(candidate + ".explain.png")
+            return candidate + ".explain.png"
+    raise DigitlabError(f"{image}: too many images with this name for --explain")
 
 
 def predict_dataset(target: str | os.PathLike, dataset: str | None = None, split: str = "test", n: int = 10,
@@ -80,10 +67,9 @@ def predict_dataset(target: str | os.PathLike, dataset: str | None = None, split
     """The tutorials' check: Predicted vs Actual for the first n samples of a split."""
     dev = pick_device(device)
     model, ckpt = load_model(target, dev)
-    name = dataset or ckpt.info["preprocessing"].get("dataset") or "mnist"
-    ds = load_dataset(name, data_dir)
+    ds = load_dataset(*data_source(ckpt.info, dataset, data_dir))
     images, labels = ds.split(split)
-    probs = probabilities(model, ckpt, images[:n], dev)
+    probs = class_probabilities(model, ckpt.info, images[:n], dev)
     return {"predicted": probs.argmax(1).tolist(), "actual": labels[:n].tolist(),
             "probability": [round(float(p.max()), 6) for p in probs], "dataset": ds.name, "split": split,
             "data": ds.provenance()}

@@ -20,6 +20,7 @@ from typing import Any
 
 from digitlab import paths
 from digitlab.errors import CheckpointError, ConfigError
+from digitlab.io import atomic_write, write_json
 
 
 def new_run_dir(name: str | None, run_dir: str | os.PathLike | None, recipe: str) -> Path:
@@ -51,24 +52,22 @@ def new_run_dir(name: str | None, run_dir: str | os.PathLike | None, recipe: str
     raise ConfigError(f"cannot create a run folder under {root}")
 
 
-def write_json(path: Path, obj: Any) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(obj, indent=2, default=str) + "\n")
-    os.replace(tmp, path)
-
-
 def read_json(path: Path) -> dict:
+    """A JSON object from a run folder; a one-line CheckpointError when it is missing or damaged."""
     try:
-        return json.loads(path.read_text())
+        obj = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise CheckpointError(f"{path}: not found") from None
-    except ValueError:
+    except (ValueError, UnicodeDecodeError):
         raise CheckpointError(f"{path}: damaged JSON") from None
+    if not isinstance(obj, dict):
+        raise CheckpointError(f"{path}: damaged JSON (not an object)")
+    return obj
 
 
 def set_status(run_dir: Path, status: str, **extra: Any) -> None:
     path = run_dir / "run.json"
-    current = json.loads(path.read_text()) if path.exists() else {}
+    current = _json_or_empty(path)
     current.update(status=status, pid=os.getpid(), host=socket.gethostname(), updated=time.time(), **extra)
     write_json(path, current)
 
@@ -85,12 +84,10 @@ def _alive(pid: int) -> bool:
 
 def run_status(run_dir: Path) -> str:
     """running | finished | failed | interrupted; a 'running' run whose process is gone was interrupted."""
-    try:
-        info = json.loads((run_dir / "run.json").read_text())
-    except (OSError, ValueError):
-        return "unknown"
-    status = info.get("status", "unknown")
-    if status == "running" and info.get("host") == socket.gethostname() and not _alive(int(info.get("pid", 0))):
+    info = _json_or_empty(run_dir / "run.json")
+    status = str(info.get("status", "unknown"))
+    pid = info.get("pid")
+    if status == "running" and info.get("host") == socket.gethostname() and isinstance(pid, int) and not _alive(pid):
         return "interrupted"
     return status
 
@@ -124,31 +121,32 @@ class MetricsLog:
         if not path.exists():
             return []
         rows = []
-        for line in path.read_text(encoding="utf-8").splitlines():
+        # errors="replace": a damaged (binary) line is skipped, the rest of the file still reads
+        for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
             try:
-                rows.append(json.loads(line))
+                row = json.loads(line)
             except ValueError:
-                continue  # a line cut by a kill
+                continue  # a line cut by a kill, or damaged
+            if isinstance(row, dict):
+                rows.append(row)
         return rows
 
     @staticmethod
     def truncate_after(path: Path, step: int) -> None:
         """Drop records logged after `step` (steps a killed run did but its checkpoint doesn't hold)."""
         rows = [r for r in MetricsLog.read(path) if r.get("step", 0) <= step]
-        write_text = "".join(json.dumps(r) + "\n" for r in rows)
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text(write_text, encoding="utf-8")
-        os.replace(tmp, path)
+        atomic_write(path, "".join(json.dumps(r) + "\n" for r in rows))
 
 
 def weights_path(target: str | os.PathLike) -> Path:
     """A run folder (-> its best, else last checkpoint) or a checkpoint file."""
     path = Path(target)
     if path.is_dir():
-        for name in ("best.safetensors", "last.safetensors"):
+        # resume.safetensors holds the weights of a run stopped before its first epoch ended
+        for name in ("best.safetensors", "last.safetensors", "resume.safetensors"):
             if (path / "checkpoints" / name).exists():
                 return path / "checkpoints" / name
-        raise CheckpointError(f"{path}: no checkpoints/best.safetensors or last.safetensors in this run folder")
+        raise CheckpointError(f"{path}: no checkpoints in this run folder yet (it has not trained a step)")
     if path.exists():
         return path
     named = paths.runs_root() / str(target)
@@ -159,9 +157,10 @@ def weights_path(target: str | os.PathLike) -> Path:
 
 def _json_or_empty(path: Path) -> dict:
     try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
+        obj = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, UnicodeDecodeError):
         return {}
+    return obj if isinstance(obj, dict) else {}
 
 
 def run_row(run_dir: Path) -> dict:
@@ -194,6 +193,11 @@ def run_row(run_dir: Path) -> dict:
     }
 
 
+ROW_KEYS = ("run", "path", "status", "recipe", "model", "params", "epochs", "best_test_acc", "final_test_acc",
+            "final_test_loss", "final_train_loss", "train_seconds", "images_per_second", "data", "data_source",
+            "fallback", "date")
+
+
 def list_runs(root: str | os.PathLike | None = None) -> list[dict]:
     """Every run folder under root (default: the runs folder), newest first."""
     root = Path(root) if root else paths.runs_root()
@@ -201,7 +205,17 @@ def list_runs(root: str | os.PathLike | None = None) -> list[dict]:
         return []
     folders = [p for p in root.iterdir() if p.is_dir() and (p / "config.toml").exists()]
     folders.sort(key=lambda p: p.stat().st_mtime, reverse=True)
-    return [run_row(p) for p in folders]
+    return [safe_run_row(p) for p in folders]
+
+
+def safe_run_row(run_dir: Path) -> dict:
+    """run_row, or for a folder too damaged to read, a row marked "damaged" with the reason (others still list)."""
+    try:
+        return run_row(run_dir)
+    except (OSError, ValueError, TypeError, KeyError, AttributeError) as exc:
+        return {**{k: None for k in ROW_KEYS}, "run": run_dir.name, "path": str(run_dir), "status": "damaged",
+                "recipe": "", "model": "", "data": "", "data_source": "", "fallback": False, "date": "",
+                "error": f"{type(exc).__name__}: {exc}"}
 
 
 def resolve_run(target: str | os.PathLike) -> Path:

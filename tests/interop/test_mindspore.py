@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from digitlab.cli import app
 from digitlab.errors import CheckpointError
-from digitlab.evaluate import load_model
+from digitlab.inference import load_model
 from digitlab.interop.mindspore import import_checkpoint, read_ckpt, write_ckpt
 from digitlab.models import get_model
 from tests.helpers import SHARED_MNIST
@@ -53,7 +53,7 @@ def test_import_maps_names_and_reports_unmapped(tmp_path):
     loaded, ckpt = load_model(tmp_path / "run")
     for k, v in model.state_dict().items():
         assert torch.equal(loaded.state_dict()[k], v)
-    assert ckpt.info["preprocessing"]["input_size"] == 32
+    assert ckpt.info.preprocessing.input_size == 32
 
 
 def test_import_wrong_model_is_one_line(tmp_path):

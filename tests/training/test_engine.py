@@ -15,11 +15,13 @@ from safetensors.torch import load_file
 from digitlab import config as cfgmod
 from digitlab.config import Config
 from digitlab.errors import CheckpointError, ConfigError, TrainingError
-from digitlab.evaluate import evaluate, load_model
+from digitlab.evaluate import evaluate
+from digitlab.inference import load_model
 from digitlab.models import get_model
 from digitlab.runs import MetricsLog, run_status
-from digitlab.training import checkpoint, engine
+from digitlab.training import checkpoint, loop
 from digitlab.training.engine import resume, train
+from tests.helpers import make_info
 
 
 def make_config(idx_dir, *overrides):
@@ -51,7 +53,7 @@ def test_tiny_run_learns_and_writes_run_folder(idx_dir, tmp_path):
     assert cfgmod.from_dict(cfgmod.load_toml(run / "config.toml")).train.epochs == 3
     # the checkpoint alone rebuilds the model
     model, ckpt = load_model(run)
-    assert ckpt.model_name == "mlp" and ckpt.info["preprocessing"]["input_size"] == 28
+    assert ckpt.model_name == "mlp" and ckpt.info.preprocessing.input_size == 28
     result = evaluate(run, data_dir=idx_dir)
     assert result["accuracy"] == pytest.approx(summary["best_test_acc"], abs=1e-6)
     assert sum(map(sum, result["confusion_matrix"])) == result["n"] == 200
@@ -90,7 +92,7 @@ def test_resume_refuses_config_changes(idx_dir, tmp_path):
 
 
 def test_nan_stops_with_step_and_keeps_last_good_checkpoint(idx_dir, tmp_path, monkeypatch):
-    real = engine.train_step
+    real = loop.train_step
     calls = {"n": 0}
 
     def poisoned(model, *args, **kwargs):
@@ -103,7 +105,7 @@ def test_nan_stops_with_step_and_keeps_last_good_checkpoint(idx_dir, tmp_path, m
             return torch.tensor(float("nan"))
         return loss
 
-    monkeypatch.setattr(engine, "train_step", poisoned)
+    monkeypatch.setattr(loop, "train_step", poisoned)
     with pytest.raises(TrainingError, match=r"NaN/inf at step 11 .*lower learning rate"):
         train(make_config(idx_dir, "train.epochs=3", "data.limit=256", "train.log_every=1"), run_dir=tmp_path / "r")
     saved = weights(tmp_path / "r")
@@ -113,9 +115,9 @@ def test_nan_stops_with_step_and_keeps_last_good_checkpoint(idx_dir, tmp_path, m
 
 def test_checkpoint_round_trip_and_mismatch_report(tmp_path):
     model = get_model("lenet5")
-    path = checkpoint.save_weights(tmp_path / "w.safetensors", model, {"model": "lenet5", "note": "x"})
+    path = checkpoint.save_weights(tmp_path / "w.safetensors", model, make_info("lenet5", origin={"note": "x"}))
     ckpt = checkpoint.read_weights(path)
-    assert ckpt.model_name == "lenet5" and ckpt.info["note"] == "x"
+    assert ckpt.model_name == "lenet5" and ckpt.info.origin["note"] == "x"
     other = get_model("lenet5")
     checkpoint.load_state_checked(other, ckpt.state, str(path))
     for k, v in model.state_dict().items():
@@ -129,7 +131,7 @@ def test_checkpoint_round_trip_and_mismatch_report(tmp_path):
 
 
 def test_damaged_checkpoints_are_clear_errors(tmp_path):
-    path = checkpoint.save_weights(tmp_path / "w.safetensors", get_model("mlp"), {"model": "mlp"})
+    path = checkpoint.save_weights(tmp_path / "w.safetensors", get_model("mlp"), make_info("mlp"))
     data = path.read_bytes()
     (tmp_path / "cut.safetensors").write_bytes(data[: len(data) // 2])
     with pytest.raises(CheckpointError, match="truncated"):
@@ -142,7 +144,7 @@ def test_damaged_checkpoints_are_clear_errors(tmp_path):
 
 
 def test_interrupted_checkpoint_write_keeps_previous(tmp_path, monkeypatch):
-    path = checkpoint.save_weights(tmp_path / "w.safetensors", get_model("mlp"), {"model": "mlp", "v": 1})
+    path = checkpoint.save_weights(tmp_path / "w.safetensors", get_model("mlp"), make_info("mlp", origin={"v": "1"}))
     before = path.read_bytes()
 
     def killed(fd):
@@ -150,10 +152,10 @@ def test_interrupted_checkpoint_write_keeps_previous(tmp_path, monkeypatch):
 
     monkeypatch.setattr(os, "fsync", killed)
     with pytest.raises(KeyboardInterrupt):
-        checkpoint.save_weights(path, get_model("mlp"), {"model": "mlp", "v": 2})
+        checkpoint.save_weights(path, get_model("mlp"), make_info("mlp", origin={"v": "2"}))
     monkeypatch.undo()
     assert path.read_bytes() == before
-    assert checkpoint.read_weights(path).info["v"] == 1
+    assert checkpoint.read_weights(path).info.origin["v"] == "1"
     assert [p.name for p in tmp_path.iterdir()] == ["w.safetensors"]  # no temp file left behind
 
 

@@ -25,11 +25,12 @@ class RichReporter(Reporter):
         config = info["config"]
         data = info["data"]
         resumed = f", resuming at step {info['resumed_at']}" if "resumed_at" in info else ""
+        threads = f" ({info['threads']} threads)" if info["device"] == "cpu" and "threads" in info else ""
         self.console.print(labelled(
             f"{config.recipe or 'custom'}:", "bold",
             f"model {config.model.name} ({info['params']:,} params) on "
             f"{data['dataset']} ({info['n_train']:,} train / {info['n_test']:,} test, {data['source']}"
-            f"{', verified' if data['verified'] else ', NOT verified'}), device {info['device']}{resumed}"))
+            f"{', verified' if data['verified'] else ', NOT verified'}), device {info['device']}{threads}{resumed}"))
         self.console.print(f"run folder: {info['run_dir']}")
         self.progress.start()
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import typer
@@ -13,24 +12,11 @@ from digitlab.cli.progress import RichReporter
 from digitlab.errors import DigitlabError
 
 
-def build_config(recipe: str, config_file: Path | None, options: dict, overrides: list[str]):
-    """defaults <- recipe TOML <- --config FILE <- named options <- --set key=value."""
-    from digitlab import config as cfgmod
-    from digitlab.recipes import load_recipe
-
-    config = load_recipe(recipe).config
-    if config_file is not None:
-        config = cfgmod.from_dict(cfgmod.load_toml(config_file), str(config_file), base=config)
-    named = [f"{key}={json.dumps(value) if isinstance(value, str) else value}".replace("True", "true")
-             .replace("False", "false") for key, value in options.items() if value is not None]
-    config = cfgmod.with_overrides(config, named, origin="option")
-    return cfgmod.with_overrides(config, overrides)
-
-
 @app.command("train")
 @handle_errors
 def train_cmd(
-    recipe: str = typer.Option("quickstart", "--recipe", "-r", help="Recipe name (see `digitlab recipes`)."),
+    recipe: str | None = typer.Option(None, "--recipe", "-r",
+                                      help="Recipe name (default quickstart; see `digitlab recipes`)."),
     model: str | None = typer.Option(None, "--model", help="Model name (see `digitlab models`)."),
     epochs: int | None = typer.Option(None, "--epochs", min=1),
     batch_size: int | None = typer.Option(None, "--batch-size", min=1),
@@ -44,6 +30,8 @@ def train_cmd(
     strict_data: bool = typer.Option(False, "--strict-data", help="Fail instead of using the offline sample."),
     max_steps: int | None = typer.Option(None, "--max-steps", min=0, help="Stop after N steps (smoke runs)."),
     ckpt_every: int | None = typer.Option(None, "--ckpt-every", min=0, help="Resume checkpoint every N steps."),
+    threads: int | None = typer.Option(None, "--threads", min=1,
+                                       help="CPU threads for torch (default: $OMP_NUM_THREADS, else torch's choice)."),
     tensorboard: bool = typer.Option(False, "--tensorboard", help="Also log to runs/<name>/tb/ for TensorBoard."),
     config_file: Path | None = typer.Option(None, "--config", help="A TOML config applied over the recipe."),
     overrides: list[str] | None = typer.Option(None, "--set", help="key=value, e.g. --set optim.momentum=0.9"),
@@ -53,31 +41,30 @@ def train_cmd(
     as_json: bool = typer.Option(False, "--json", help="Print summary.json to stdout."),
 ) -> None:
     """Train a model: a recipe, plus any option or --set override. Writes a run folder."""
+    from digitlab.recipes import resolve_config
     from digitlab.training.engine import resume, train
 
     console = err if as_json else out
     reporter = RichReporter(console)
     progress, update = download_progress()
     try:
+        placement = {"train.epochs": epochs, "train.max_steps": max_steps, "train.device": device,
+                     "train.ckpt_every": ckpt_every, "train.threads": threads,
+                     "data.data_dir": str(data_dir) if data_dir else None}
         if resume_dir is not None:
-            allowed = {"train.epochs": epochs, "train.max_steps": max_steps, "train.device": device,
-                       "train.ckpt_every": ckpt_every, "data.data_dir": str(data_dir) if data_dir else None}
-            extra = [f"{k}={json.dumps(v)}" for k, v in allowed.items() if v is not None]
-            given = [o for o, v in (("--recipe", recipe != "quickstart"), ("--model", model), ("--lr", lr),
+            given = [o for o, v in (("--recipe", recipe), ("--model", model), ("--lr", lr),
                                     ("--batch-size", batch_size), ("--optimizer", optimizer), ("--loss", loss),
                                     ("--seed", seed), ("--dataset", dataset), ("--config", config_file),
-                                    ("--name", name), ("--run-dir", run_dir)) if v]
+                                    ("--name", name), ("--run-dir", run_dir), ("--strict-data", strict_data),
+                                    ("--tensorboard", tensorboard)) if v]
             if given:
                 raise DigitlabError(f"--resume continues a run as it was configured; drop {', '.join(given)}")
-            summary = resume(resume_dir, extra + list(overrides or []), reporter=reporter, progress=update)
+            summary = resume(resume_dir, list(overrides or []), reporter=reporter, progress=update, values=placement)
         else:
-            options = {"model.name": model, "train.epochs": epochs, "train.batch_size": batch_size,
-                       "optim.lr": lr, "optim.name": optimizer, "loss.name": loss, "train.seed": seed,
-                       "train.device": device, "data.dataset": dataset,
-                       "data.data_dir": str(data_dir) if data_dir else None,
-                       "data.strict": True if strict_data else None, "train.max_steps": max_steps,
-                       "train.ckpt_every": ckpt_every, "train.tensorboard": True if tensorboard else None}
-            config = build_config(recipe, config_file, options, list(overrides or []))
+            values = {**placement, "model.name": model, "train.batch_size": batch_size, "optim.lr": lr,
+                      "optim.name": optimizer, "loss.name": loss, "train.seed": seed, "data.dataset": dataset,
+                      "data.strict": True if strict_data else None, "train.tensorboard": True if tensorboard else None}
+            config = resolve_config(recipe, config_file, values, list(overrides or []))
             summary = train(config, name=name, run_dir=run_dir, reporter=reporter, progress=update)
     finally:
         reporter.stop()

@@ -24,7 +24,10 @@ import torch
 
 from digitlab import config as cfgmod
 from digitlab import runs
+from digitlab.contract import CheckpointInfo, Preprocessing
+from digitlab.data.catalog import get_spec
 from digitlab.errors import CheckpointError, ConfigError
+from digitlab.io import atomic_write, write_json
 from digitlab.models import get_model, model_spec
 from digitlab.training.checkpoint import save_weights
 
@@ -203,17 +206,19 @@ def import_checkpoint(path: str | os.PathLike, model_name: str, out: str | os.Pa
     spec = model_spec(model_name)
     out = Path(out)
     folder = runs.new_run_dir(None, out, config.recipe)
-    pre = {"dataset": "mnist", "mean": 0.1307, "std": 0.3081, "normalize": True,
-           "resize": spec.input_size, "pad": 0, "input_size": spec.input_size, "classes": [str(i) for i in range(10)]}
-    info = {"model": model_name, "num_classes": 10, "output": spec.output, "preprocessing": pre,
-            "config": cfgmod.to_dict(config), "imported_from": str(path), "format_source": "mindspore-ckpt"}
-    (folder / "config.toml").write_text(cfgmod.dumps(config))
+    # the seeds' MindSpore pipelines: MNIST, Rescale + Normalize with MNIST's statistics, resized to the model's input
+    data = get_spec(config.data.dataset)
+    pre = Preprocessing(dataset=data.name, input_size=spec.input_size, resize=spec.input_size, pad=0, mean=data.mean,
+                        std=data.std, normalize=config.data.normalize, classes=data.classes)
+    info = CheckpointInfo(model=model_name, num_classes=len(data.classes), output=spec.output, preprocessing=pre,
+                          config=config, origin={"imported_from": str(path), "format_source": "mindspore-ckpt"})
+    atomic_write(folder / "config.toml", cfgmod.dumps(config))
     for name in ("last.safetensors", "best.safetensors"):
         save_weights(folder / "checkpoints" / name, model, info)
     summary = {"run": folder.name, "run_dir": str(folder), "status": "imported", "recipe": config.recipe,
                "model": model_name, "params": sum(p.numel() for p in model.parameters()),
                "imported_from": str(path), "mapped": report.mapped, "unmapped": report.unmapped,
                "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
-    runs.write_json(folder / "summary.json", summary)
+    write_json(folder / "summary.json", summary)
     runs.set_status(folder, "imported", recipe=config.recipe, model=model_name)
     return summary

@@ -9,6 +9,8 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass, replace
 from importlib import resources
+from pathlib import Path
+from typing import Any
 
 from digitlab import config as cfgmod
 from digitlab.errors import ConfigError
@@ -38,6 +40,7 @@ def list_recipes() -> list[Recipe]:
     return [load_recipe(name) for name in sorted(_files(), key=_order)]
 
 
+DEFAULT_RECIPE = "quickstart"
 ORDER = ["quickstart", "quickstart-deep", "lenet5", "mlp-sgd", "mlp-5layer", "cnn-small", "pytorch-example", "strong",
          "fast", "best"]
 
@@ -48,6 +51,16 @@ def _order(name: str) -> tuple[int, str]:
 
 def recipe_names() -> list[str]:
     return sorted(_files(), key=_order)
+
+
+def resolve_config(recipe: str | None = None, config_file: str | Path | None = None,
+                   values: dict[str, Any] | None = None, overrides: list[str] | None = None) -> cfgmod.Config:
+    """defaults <- recipe TOML (default quickstart) <- --config FILE <- typed option values <- --set key=value."""
+    config = load_recipe(recipe or DEFAULT_RECIPE).config
+    if config_file is not None:
+        config = cfgmod.from_dict(cfgmod.load_toml(config_file), str(config_file), base=config)
+    config = cfgmod.with_values(config, values or {}, origin="option")
+    return cfgmod.with_overrides(config, overrides)
 
 
 def load_recipe(name: str) -> Recipe:

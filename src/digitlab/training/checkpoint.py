@@ -5,11 +5,11 @@ Two kinds of file, both safetensors (no pickle anywhere):
            metadata {"format", "digitlab": JSON} carrying the model name, classes, preprocessing (dataset,
            mean/std, input size) and the config, so any command rebuilds model + preprocessing from the file.
   resume   (resume.safetensors): the weights again (prefixed "model."), the optimizer's tensors
-           ("optim.<param>.<key>"), RNG states ("rng.*"), optional EMA weights ("ema.*"), and JSON metadata
-           with param groups, scheduler state and the loader position (epoch, step). One file, so a
-           resume can never pair weights with another step's optimizer state.
-Writes go to a temporary file in the same folder, are fsynced, then renamed over the old file: a kill
-during a write leaves the previous checkpoint intact.
+           ("optim.<param>.<key>"), RNG states ("rng.*"), and JSON metadata with param groups, scheduler
+           state and the loader position (epoch, step). One file, so a resume can never pair weights with
+           another step's optimizer state.
+The metadata is a digitlab.contract.CheckpointInfo (typed; parsed in one place). Writes go through digitlab.io
+(temporary file, fsync, rename): a kill during a write leaves the previous checkpoint intact.
 """
 
 from __future__ import annotations
@@ -23,45 +23,27 @@ from typing import Any
 
 import torch
 import torch.nn as nn
-from safetensors import SafetensorError
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 
+from digitlab.contract import CheckpointInfo
 from digitlab.errors import CheckpointError
+from digitlab.io import atomic_write
 
 FORMAT = "digitlab-checkpoint/1"
 RESUME_FORMAT = "digitlab-resume/1"
-
-
-def atomic_write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
-    with contextlib.suppress(OSError):  # make the rename itself durable
-        fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
 
 
 def _cpu(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return {k: v.detach().to("cpu").contiguous().clone() for k, v in tensors.items()}
 
 
-def save_weights(path: str | os.PathLike, model: nn.Module | dict[str, torch.Tensor], info: dict[str, Any]) -> Path:
-    """Write a weights checkpoint. info: JSON-able facts (model, classes, preprocessing, config, ...)."""
+def save_weights(path: str | os.PathLike, model: nn.Module | dict[str, torch.Tensor], info: CheckpointInfo) -> Path:
+    """Write a weights checkpoint carrying `info` (model, classes, preprocessing, config, ...)."""
     state = model.state_dict() if isinstance(model, nn.Module) else model
     path = Path(path)
-    atomic_write(path, st_save(_cpu(state), metadata={"format": FORMAT, "digitlab": json.dumps(info)}))
+    atomic_write(path, st_save(_cpu(state), metadata={"format": FORMAT, "digitlab": json.dumps(info.to_json())}))
     return path
 
 
@@ -81,35 +63,39 @@ def _read(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
     return tensors, header.get("__metadata__") or {}
 
 
-@dataclass
+@dataclass(frozen=True)
 class Checkpoint:
     path: Path
     state: dict[str, torch.Tensor]
-    info: dict[str, Any]
+    info: CheckpointInfo
+    kind: str = "weights"  # "weights", or "resume" when the weights come from a resume checkpoint
 
     @property
     def model_name(self) -> str:
-        return self.info["model"]
+        return self.info.model
+
+
+def _info(meta: dict[str, str], path: Path) -> CheckpointInfo:
+    try:
+        raw = json.loads(meta["digitlab"])
+    except (KeyError, ValueError):
+        raise CheckpointError(f"{path}: damaged digitlab metadata (not JSON)") from None
+    return CheckpointInfo.from_json(raw, str(path))
 
 
 def read_weights(path: str | os.PathLike) -> Checkpoint:
+    """A weights checkpoint, or the model weights inside a resume checkpoint (a run stopped before an epoch end)."""
     path = Path(path)
     tensors, meta = _read(path)
     if meta.get("format") == RESUME_FORMAT:
-        info = json.loads(meta["digitlab"])
-        return Checkpoint(path, {k[6:]: v for k, v in tensors.items() if k.startswith("model.")}, info)
+        state = {k[6:]: v for k, v in tensors.items() if k.startswith("model.")}
+        return Checkpoint(path, state, _info(meta, path), kind="resume")
     if meta.get("format") != FORMAT or "digitlab" not in meta:
         raise CheckpointError(
             f"{path}: a safetensors file without digitlab metadata (no model name inside); "
             "use a checkpoint written by digitlab train, or digitlab import-mindspore for MindSpore files"
         )
-    try:
-        info = json.loads(meta["digitlab"])
-    except ValueError:
-        raise CheckpointError(f"{path}: damaged digitlab metadata") from None
-    if "model" not in info:
-        raise CheckpointError(f"{path}: metadata names no model")
-    return Checkpoint(path, tensors, info)
+    return Checkpoint(path, tensors, _info(meta, path))
 
 
 def load_state_checked(model: nn.Module, state: dict[str, torch.Tensor], source: str) -> None:
@@ -136,8 +122,7 @@ def save_resume(
     optimizer: torch.optim.Optimizer,
     scheduler: Any,
     position: dict[str, Any],
-    info: dict[str, Any],
-    ema: dict[str, torch.Tensor] | None = None,
+    info: CheckpointInfo,
 ) -> Path:
     tensors: dict[str, torch.Tensor] = {f"model.{k}": v for k, v in model.state_dict().items()}
     opt = optimizer.state_dict()
@@ -152,8 +137,6 @@ def save_resume(
     if torch.cuda.is_available() and torch.cuda.is_initialized():
         for i, s in enumerate(torch.cuda.get_rng_state_all()):
             tensors[f"rng.cuda.{i}"] = s
-    for k, v in (ema or {}).items():
-        tensors[f"ema.{k}"] = v
     meta = {
         "param_groups": opt["param_groups"],
         "optim_extra": extra,
@@ -162,26 +145,41 @@ def save_resume(
     }
     path = Path(path)
     atomic_write(path, st_save(_cpu(tensors), metadata={
-        "format": RESUME_FORMAT, "digitlab": json.dumps(info), "resume": json.dumps(meta)}))
+        "format": RESUME_FORMAT, "digitlab": json.dumps(info.to_json()), "resume": json.dumps(meta)}))
     return path
 
 
-def read_resume_position(path: str | os.PathLike) -> dict[str, Any]:
-    """The loader position stored in a resume checkpoint (epoch, step_in_epoch, global_step, ...)."""
-    _, meta = _read(Path(path))
+def _resume_meta(meta: dict[str, str], path: Path) -> dict[str, Any]:
     if meta.get("format") != RESUME_FORMAT:
         raise CheckpointError(f"{path}: not a digitlab resume checkpoint")
-    return json.loads(meta["resume"])["position"]
+    try:
+        state = json.loads(meta["resume"])
+        state["position"]["global_step"]  # noqa: B018 - present in every resume checkpoint
+    except (KeyError, TypeError, ValueError):
+        raise CheckpointError(f"{path}: damaged resume metadata; start the run again") from None
+    return state
+
+
+def read_resume_position(path: str | os.PathLike) -> dict[str, Any]:
+    """The loader position stored in a resume checkpoint (epoch, step_in_epoch, global_step, ...), read from the
+    file's header alone (no tensors are loaded)."""
+    path = Path(path)
+    try:
+        with safe_open(str(path), framework="pt") as fh:
+            meta = fh.metadata() or {}
+    except FileNotFoundError:
+        raise CheckpointError(f"{path}: checkpoint not found") from None
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise CheckpointError(f"{path}: not a safetensors checkpoint, or truncated ({exc})") from None
+    return _resume_meta(meta, path)["position"]
 
 
 def load_resume(path: str | os.PathLike, model: nn.Module, optimizer: torch.optim.Optimizer,
-                scheduler: Any, device: torch.device) -> tuple[dict[str, Any], dict[str, torch.Tensor] | None]:
-    """Restore model, optimizer, scheduler and RNG; returns (position, ema state or None)."""
+                scheduler: Any, device: torch.device) -> dict[str, Any]:
+    """Restore model, optimizer, scheduler and RNG; returns the loader position."""
     path = Path(path)
     tensors, meta = _read(path)
-    if meta.get("format") != RESUME_FORMAT:
-        raise CheckpointError(f"{path}: not a digitlab resume checkpoint")
-    state = json.loads(meta["resume"])
+    state = _resume_meta(meta, path)
     load_state_checked(model, {k[6:]: v for k, v in tensors.items() if k.startswith("model.")}, str(path))
     opt_state: dict[int, dict[str, Any]] = {}
     for key, value in tensors.items():
@@ -200,5 +198,4 @@ def load_resume(path: str | os.PathLike, model: nn.Module, optimizer: torch.opti
     if cuda_states and torch.cuda.is_available():
         with contextlib.suppress(RuntimeError):
             torch.cuda.set_rng_state_all(cuda_states)
-    ema = {k[4:]: v.to(device) for k, v in tensors.items() if k.startswith("ema.")} or None
-    return state["position"], ema
+    return state["position"]

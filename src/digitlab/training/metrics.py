@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
+from digitlab.contract import to_probabilities
 from digitlab.data.loader import TensorLoader
 from digitlab.training.losses import per_sample_loss
 
@@ -14,10 +15,12 @@ def tta_shifts() -> list[tuple[int, int]]:
 
 
 @torch.inference_mode()
-def predict_logits(model: nn.Module, loader: TensorLoader, tta: bool = False, background: float = 0.0):
+def predict_logits(model: nn.Module, loader: TensorLoader, tta: bool = False, background: float = 0.0,
+                   output_kind: str = "logits"):
     """Concatenated (N, C) outputs and (N,) labels over a loader, in eval mode.
 
-    tta: average the softmax of the image and its four 1-pixel shifts (background-filled).
+    tta: average the probabilities of the image and its four 1-pixel shifts (background-filled); the outputs are
+    then the log of that mean (log-probabilities, which every output kind's loss and argmax accept).
     """
     was_training = model.training
     model.eval()
@@ -31,7 +34,7 @@ def predict_logits(model: nn.Module, loader: TensorLoader, tta: bool = False, ba
                     shifted[:, :, 0 if dy > 0 else -1, :] = background
                 if dx:
                     shifted[:, :, :, 0 if dx > 0 else -1] = background
-                probs = probs + torch.softmax(model(shifted).float(), 1)
+                probs = probs + to_probabilities(model(shifted), output_kind)
             outs.append(torch.log(probs / len(tta_shifts())))
         else:
             outs.append(model(x).float())
@@ -73,7 +76,7 @@ def summarize(outputs: torch.Tensor, labels: torch.Tensor, n_classes: int, outpu
 def quick_eval(model: nn.Module, loader: TensorLoader, output_kind: str, tta: bool = False,
                background: float = 0.0) -> tuple[float, float]:
     """(accuracy %, avg loss) without the per-class tables: what each epoch prints."""
-    outputs, labels = predict_logits(model, loader, tta=tta, background=background)
+    outputs, labels = predict_logits(model, loader, tta=tta, background=background, output_kind=output_kind)
     acc = 100.0 * (outputs.argmax(1) == labels).double().mean().item()
     loss = per_sample_loss(outputs, labels, output_kind).mean().item()
     return round(acc, 4), round(loss, 6)

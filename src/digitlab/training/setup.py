@@ -1,14 +1,40 @@
-"""Before a run trains: check the config against the registries, then build everything the loop needs.
+"""Before a run trains: check the config, prepare the data on the device, and build the Session the loop runs.
 
-    check_config(config)  every name checked by the registry that owns it (model, loss, optimizer, schedule,
-                          dataset, device) and every value's range, before any data loads
+    check_config(config)          every value's range and every registry name, before any data loads
+    prepare_data(config, device)  the dataset's splits as device-resident TensorLoaders + the Preprocessing
+    open_session(...)             model, optimizer, schedule, loss, DDP/compile wrapping, state (fresh or resumed)
+
+train() and resume() (training/engine.py) differ only in where the config and the state come from; both build
+their Session here.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn as nn
+
 from digitlab import config as cfgmod
+from digitlab import distributed
 from digitlab.config import Config
+from digitlab.contract import Preprocessing
+from digitlab.data.loader import TensorLoader, carve_validation, select
+from digitlab.data.sources import Dataset, load_dataset
+from digitlab.data.transforms import Augment
 from digitlab.errors import ConfigError
+from digitlab.models import get_model, model_spec
+from digitlab.training import checkpoint
+from digitlab.training.book import RunBook
+from digitlab.training.losses import make_loss
+from digitlab.training.optim import make_optimizer, make_scheduler
+
+# The settings `--resume` may change: how long the run goes on, where it runs, how often it logs and saves.
+# Everything else would make the resumed run a different experiment from the one it continues.
+RESUME_OVERRIDABLE = ("train.epochs", "train.max_steps", "train.device", "train.log_every", "train.ckpt_every",
+                      "train.threads", "data.data_dir", "data.eval_batch_size")
 
 
 def check_config(config: Config) -> Config:
@@ -29,3 +55,153 @@ def check_config(config: Config) -> Config:
     if config.train.device.split(":")[0] not in DEVICE_CHOICES:
         raise ConfigError(f"train.device '{config.train.device}': choose one of {', '.join(DEVICE_CHOICES)}")
     return config
+
+
+# ------------------------------------------------------------------------------------------------ data
+@dataclass
+class Prepared:
+    """What the loop needs from the data: loaders + the preprocessing a checkpoint must carry."""
+
+    dataset: Dataset
+    train: TensorLoader
+    test: TensorLoader
+    val: TensorLoader | None
+    preprocessing: Preprocessing
+
+
+def preprocessing_for(config: Config, dataset: Dataset) -> Preprocessing:
+    spec = model_spec(config.model.name)
+    pad = config.data.pad
+    size = config.data.resize or (spec.input_size - 2 * pad)
+    if size + 2 * pad != spec.input_size:
+        raise ConfigError(
+            f"model '{spec.name}' takes {spec.input_size}x{spec.input_size} input but data.resize={size} and "
+            f"data.pad={pad} give {size + 2 * pad}: set data.resize={spec.input_size - 2 * pad}"
+        )
+    return Preprocessing(dataset=dataset.name, input_size=spec.input_size, resize=size, pad=pad, mean=dataset.mean,
+                         std=dataset.std, normalize=config.data.normalize, classes=tuple(dataset.classes))
+
+
+def split_loader(images: np.ndarray, labels: np.ndarray, pre: Preprocessing, device: torch.device, batch_size: int,
+                 **kwargs) -> TensorLoader:
+    """A split kept as uint8 on the device; each batch is normalized as it is drawn."""
+    y = torch.as_tensor(labels, dtype=torch.long, device=device)
+    return TensorLoader(pre.prepare(images, device), y, batch_size=batch_size, transform=pre.normalizer(), **kwargs)
+
+
+def prepare_data(config: Config, device: torch.device, dataset: Dataset | None = None, progress=None) -> Prepared:
+    d = config.data
+    if dataset is None:
+        dataset = load_dataset(d.dataset, d.data_dir or None, strict=d.strict, progress=progress)
+    pre = preprocessing_for(config, dataset)
+    xtr, ytr = select(dataset.train_images, dataset.train_labels, d.classes, d.limit)
+    xte, yte = select(dataset.test_images, dataset.test_labels, d.classes)
+    if len(ytr) == 0:
+        raise ConfigError(f"no training examples left after data.classes={list(d.classes)} / data.limit={d.limit}")
+    val = None
+    if d.val_size:
+        (xtr, ytr), (xv, yv) = carve_validation(xtr, ytr, d.val_size, config.train.seed)
+        val = split_loader(xv, yv, pre, device, d.eval_batch_size)
+    augment = Augment(d.augment_shift, d.augment_rotate, d.augment_scale, pre.background)
+    train = split_loader(xtr, ytr, pre, device, config.train.batch_size, shuffle=d.shuffle, drop_last=d.drop_last,
+                         seed=config.train.seed, augment=augment if augment.active else None)
+    if len(train) == 0:
+        raise ConfigError(f"batch size {config.train.batch_size} with drop_last leaves no batch of {len(ytr)} examples")
+    test = split_loader(xte, yte, pre, device, d.eval_batch_size)
+    return Prepared(dataset, train, test, val, pre)
+
+
+def check_world(config: Config, ddp: distributed.Dist) -> None:
+    if ddp.enabled and config.train.batch_size % ddp.world_size:
+        raise ConfigError(f"train.batch_size {config.train.batch_size} must be divisible by the {ddp.world_size} "
+                          "processes (each takes an equal share of every global batch)")
+
+
+def prepare_shared(config: Config, device: torch.device, ddp: distributed.Dist, dataset: Dataset | None = None,
+                   progress=None) -> Prepared:
+    """Rank 0 finds or downloads the data first; the other ranks wait, then find it in place."""
+    check_world(config, ddp)
+    if not ddp.is_main:
+        distributed.barrier(ddp)
+    data = prepare_data(config, device, dataset, progress)
+    if ddp.is_main:
+        distributed.barrier(ddp)
+    return data
+
+
+# ------------------------------------------------------------------------------------------------ session
+@dataclass
+class State:
+    """Where the loop is; saved in every resume checkpoint."""
+
+    epoch: int = 0  # current epoch (0-based)
+    step_in_epoch: int = 0  # batches already done in this epoch
+    global_step: int = 0
+    best_acc: float = -1.0
+    best_epoch: int = 0
+    train_seconds: float = 0.0  # wall time accumulated over sessions (a resumed run adds to it)
+    step_seconds: float = 0.0  # of which spent in training steps
+    images_seen: int = 0
+
+
+@dataclass
+class Session:
+    """Everything one training session holds. `model` is the plain module (saved, evaluated); `net` is what trains
+    (the same module, DDP-wrapped on N ranks and/or torch.compile'd)."""
+
+    config: Config
+    run_dir: Path
+    device: torch.device
+    ddp: distributed.Dist
+    data: Prepared
+    model: nn.Module
+    net: nn.Module
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LRScheduler
+    loss_fn: object
+    output_kind: str
+    state: State
+    book: RunBook
+    bad_step: torch.Tensor  # first step with a non-finite loss (-1: none), tracked on the device
+    epoch_loss_sum: float = 0.0  # summed per-sample training loss of the current epoch
+    epoch_samples: int = 0
+    resumed_at: int | None = None
+
+
+def _wrap(model: nn.Module, config: Config, device: torch.device, ddp: distributed.Dist, data: Prepared) -> nn.Module:
+    net = model
+    if ddp.enabled:
+        from torch.nn.parallel import DistributedDataParallel
+
+        net = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+        data.train.rank, data.train.world_size = ddp.rank, ddp.world_size
+    if config.train.compile:
+        net = torch.compile(net)  # inductor: C++ on CPU (needs a compiler), Triton on CUDA
+    return net
+
+
+def open_session(config: Config, run_dir: Path, device: torch.device, ddp: distributed.Dist, data: Prepared,
+                 resume_from: Path | None = None, horizon_epochs: int | None = None) -> Session:
+    """Build model, optimizer, schedule and loss; restore them (and the position) from `resume_from` if given.
+
+    horizon_epochs: the epochs the schedule spans (a resumed run keeps the horizon it started with, so extending
+    --epochs does not rewind the learning rate).
+    """
+    torch.manual_seed(config.train.seed)
+    model = get_model(config.model.name, num_classes=len(data.preprocessing.classes)).to(device)
+    if config.train.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    optimizer = make_optimizer(model.parameters(), config.optim)
+    steps = len(data.train)
+    scheduler = make_scheduler(optimizer, config.schedule, (horizon_epochs or config.train.epochs) * steps, steps)
+    state, resumed_at = State(), None
+    book = RunBook(run_dir, config, data.preprocessing, ddp)
+    if resume_from is not None:
+        position = checkpoint.load_resume(resume_from, model, optimizer, scheduler, device)
+        state = State(**{k: v for k, v in position.items() if k in State.__dataclass_fields__})
+        resumed_at = state.global_step
+        book.resume_history(state.global_step)
+    return Session(config=config, run_dir=run_dir, device=device, ddp=ddp, data=data, model=model,
+                   net=_wrap(model, config, device, ddp, data), optimizer=optimizer, scheduler=scheduler,
+                   loss_fn=make_loss(config.loss, device), output_kind=model_spec(config.model.name).output,
+                   state=state, book=book, bad_step=torch.tensor(-1, device=device), resumed_at=resumed_at)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import torch
 
+from digitlab.contract import Preprocessing
 from digitlab.data.loader import TensorLoader
 from digitlab.errors import ConfigError
 
@@ -23,7 +24,7 @@ class TensorBoardLog:
         self.writer.add_scalar("train/loss", record["loss"], record["step"])
         self.writer.add_scalar("train/lr", record["lr"], record["step"])
 
-    def epoch(self, record: dict, model: torch.nn.Module, test: TensorLoader, pre: dict, n: int = 32) -> None:
+    def epoch(self, record: dict, model: torch.nn.Module, test: TensorLoader, pre: Preprocessing, n: int = 32) -> None:
         step = record["step"]
         for key in ("test_acc", "test_loss", "val_acc", "val_loss"):
             if record.get(key) is not None:
@@ -32,7 +33,7 @@ class TensorBoardLog:
         self.writer.flush()
 
     @torch.inference_mode()
-    def _mistakes(self, model: torch.nn.Module, test: TensorLoader, pre: dict, n: int) -> torch.Tensor:
+    def _mistakes(self, model: torch.nn.Module, test: TensorLoader, pre: Preprocessing, n: int) -> torch.Tensor:
         """(3, H, W) grid of up to n misclassified test images, back in 0..1 pixel values."""
         was_training = model.training
         model.eval()
@@ -44,8 +45,8 @@ class TensorBoardLog:
                 break
         model.train(was_training)
         images = torch.cat(wrong) if wrong else torch.zeros(0, 1, 28, 28)
-        if pre.get("normalize", True):
-            images = images * pre["std"] + pre["mean"]
+        if pre.normalize:
+            images = images * pre.std + pre.mean
         images = images.clamp(0, 1).cpu()
         if not len(images):
             return torch.zeros(3, 28, 28)

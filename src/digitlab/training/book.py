@@ -1,0 +1,139 @@
+"""Run bookkeeping: what a training session writes into its run folder, and the summary it ends with.
+
+    RunBook(run_dir, config, preprocessing, ddp)
+      .log(record)                metrics.jsonl (+ TensorBoard) and the in-memory history the summary is built from
+      .save_weights / .save_resume  checkpoints/last|best|resume.safetensors, each with its CheckpointInfo
+      .resume_history(step)       the records of a run being resumed, cut to what its checkpoint holds
+      .summary(session, ended)    summary.json's content, built from the history (metrics.jsonl is not re-read)
+
+Only rank 0 writes under torchrun; the other ranks' books write nothing.
+"""
+
+from __future__ import annotations
+
+import platform
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import torch
+
+from digitlab import __version__, runs
+from digitlab.config import Config
+from digitlab.contract import CheckpointInfo, Preprocessing
+from digitlab.distributed import Dist
+from digitlab.models import count_parameters, model_spec
+from digitlab.training import checkpoint
+
+if TYPE_CHECKING:
+    from digitlab.training.setup import Session
+
+CHECKPOINTS = ("best.safetensors", "last.safetensors", "resume.safetensors")
+
+
+def versions() -> dict:
+    return {"digitlab": __version__, "torch": torch.__version__, "numpy": np.__version__,
+            "python": platform.python_version()}
+
+
+class RunBook:
+    def __init__(self, run_dir: Path, config: Config, preprocessing: Preprocessing, ddp: Dist) -> None:
+        self.run_dir, self.config, self.preprocessing = run_dir, config, preprocessing
+        self.writes = ddp.is_main
+        self.ckpt_dir = run_dir / "checkpoints"
+        self.history: list[dict] = []  # every record of the run, oldest first (also those before a resume)
+        self._log = runs.MetricsLog(run_dir / "metrics.jsonl") if self.writes else runs.NullLog()
+        self._tb = None
+        if config.train.tensorboard and self.writes:
+            from digitlab.training.tensorboard import TensorBoardLog
+
+            self._tb = TensorBoardLog(run_dir)
+
+    # ---------------------------------------------------------------------------------------- records
+    def resume_history(self, step: int) -> None:
+        """Keep (on disk and here) only the records up to `step`: later ones belong to steps the checkpoint lacks."""
+        path = self.run_dir / "metrics.jsonl"
+        if self.writes:
+            runs.MetricsLog.truncate_after(path, step)
+        self.history = [r for r in runs.MetricsLog.read(path) if r.get("step", 0) <= step]
+
+    def log(self, record: dict) -> None:
+        self.history.append(record)
+        self._log.write(record)
+        if self._tb and record.get("kind") == "step":
+            self._tb.step(record)
+
+    def tensorboard_epoch(self, record: dict, s: Session) -> None:
+        if self._tb:
+            self._tb.epoch(record, s.model, s.data.test, self.preprocessing)
+
+    def close(self) -> None:
+        self._log.close()
+        if self._tb:
+            self._tb.close()
+
+    # ---------------------------------------------------------------------------------------- checkpoints
+    def info(self, s: Session, test_acc: float | None = None) -> CheckpointInfo:
+        return CheckpointInfo(model=self.config.model.name, num_classes=len(self.preprocessing.classes),
+                              output=model_spec(self.config.model.name).output, preprocessing=self.preprocessing,
+                              config=self.config, epoch=s.state.epoch, step=s.state.global_step, test_acc=test_acc)
+
+    def save_weights(self, s: Session, test_acc: float | None, best: bool) -> None:
+        if not self.writes:
+            return
+        info = self.info(s, test_acc)
+        if best:
+            checkpoint.save_weights(self.ckpt_dir / "best.safetensors", s.model, info)
+        checkpoint.save_weights(self.ckpt_dir / "last.safetensors", s.model, info)
+
+    def save_resume(self, s: Session) -> None:
+        if self.writes:
+            checkpoint.save_resume(self.ckpt_dir / "resume.safetensors", s.model, s.optimizer, s.scheduler,
+                                   dict(vars(s.state)), self.info(s))
+
+    def saved_checkpoints(self) -> str:
+        """Which checkpoints exist now, for messages ("" when none)."""
+        return ", ".join(name for name in CHECKPOINTS if (self.ckpt_dir / name).exists())
+
+    # ---------------------------------------------------------------------------------------- the end
+    def summary(self, s: Session, ended: str) -> dict:
+        """summary.json: status, accuracies, timing, provenance. ended: why fit() returned."""
+        evaluated = [r for r in self.history if r.get("kind") in ("epoch", "stop") and r.get("test_acc") is not None]
+        epochs = [r for r in self.history if r.get("kind") == "epoch"]
+        last = evaluated[-1] if evaluated else {}
+        state, data = s.state, s.data
+        return {
+            "run": self.run_dir.name,
+            "run_dir": str(self.run_dir),
+            "status": "finished" if ended in ("done", "target") else "stopped",
+            "ended": ended,
+            "recipe": self.config.recipe,
+            "model": self.config.model.name,
+            "params": count_parameters(s.model),
+            "final_test_acc": last.get("test_acc"),
+            "best_test_acc": max((r["test_acc"] for r in evaluated), default=None),
+            "final_test_loss": last.get("test_loss"),
+            "final_val_acc": last.get("val_acc"),
+            "final_train_loss": epochs[-1].get("train_loss") if epochs else None,
+            "best_epoch": state.best_epoch,
+            "best_chosen_on": "val" if data.val is not None else "test",
+            "reached_target": last.get("reached_target"),
+            "epochs": state.epoch,
+            "steps": state.global_step,
+            "train_seconds": round(state.train_seconds, 3),
+            "images_per_second": round(state.images_seen / state.step_seconds, 1) if state.step_seconds else None,
+            "device": str(s.device),
+            "threads": torch.get_num_threads(),
+            "seed": self.config.train.seed,
+            "batch_size": self.config.train.batch_size,
+            "optimizer": self.config.optim.name,
+            "lr": self.config.optim.lr,
+            "data": data.dataset.provenance(),
+            "data_verified": data.dataset.verified,
+            "n_train": len(data.train.labels),
+            "n_test": len(data.test.labels),
+            "world_size": s.ddp.world_size,
+            "versions": versions(),
+            "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        }
