@@ -11,7 +11,7 @@ One module per group of commands; each attaches its commands to `app` (or `data_
 
 from __future__ import annotations
 
-from digitlab.cli import catalog, data, interop, results, train  # noqa: F401  (registers the commands)
+from digitlab.cli import catalog, data, interop, results, sweep, train  # noqa: F401  (registers the commands)
 from digitlab.cli.app import app, main
 
 __all__ = ["app", "main"]

@@ -1,0 +1,71 @@
+"""Hyper-parameter sweeps on Optuna: vary config keys, train each trial as an ordinary run, report the best.
+
+    new_sweep(recipe, params, trials, ...) -> Path    check everything, make the sweep folder and its study
+    run_worker(sweep_dir, events)                     run trials here until the sweep has its number
+    report.summarize(sweep_dir) -> SweepResult        the sorted rows, counts, best trial (on validation)
+    report.write_outputs(result)                      best.toml + params.png, history.png, importance.png
+
+params.py parses what to vary, study.py owns the Optuna study and the trial loop, report.py the results.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import replace
+from pathlib import Path
+
+from digitlab import config as cfgmod
+from digitlab import paths
+from digitlab.errors import ConfigError
+from digitlab.sweep.params import Param, SweepFile, SweepSpec, bundled_sweeps, load_sweep_file, parse_params
+from digitlab.sweep.study import SweepEvents, create_sweep, fail_dead_trials, load_sweep, run_worker
+
+VAL_FRACTION = 12  # with data.val_size unset, a sweep validates on 1/12 of the training set (5,000 of 60,000)
+
+
+def default_val_size(base: cfgmod.Config) -> int:
+    """A twelfth of the training examples the config keeps (after data.classes / data.limit)."""
+    import digitlab
+    from digitlab.data.loader import select
+
+    d = base.data
+    dataset = digitlab.load_dataset(d.dataset, d.data_dir or None, strict=d.strict)
+    _, labels = select(dataset.train_images, dataset.train_labels, d.classes, d.limit)
+    return max(1, len(labels) // VAL_FRACTION)
+
+
+def new_sweep(recipe: str, params: list[str], trials: int, *, overrides: list[str] | None = None,
+              config_file: str | os.PathLike | None = None, sampler: str = "tpe", metric: str = "val_acc",
+              pruner: str = "median", seed: int = 0, name: str | None = None, root: str | os.PathLike | None = None,
+              storage: str = "") -> Path:
+    """Validate the recipe, overrides and every parameter value, then create the sweep folder and its study."""
+    import digitlab
+    from digitlab.sweep.study import require_optuna
+
+    require_optuna()
+
+    base = digitlab.load_recipe(recipe).config
+    if config_file is not None:
+        base = cfgmod.from_dict(cfgmod.load_toml(config_file), str(config_file), base=base)
+    base = cfgmod.with_overrides(base, overrides)
+    digitlab.check_config(base)
+    parsed = parse_params(params)
+    from digitlab.sweep.params import check_params
+
+    check_params(base, parsed)
+    name = name or f"sweep-{recipe}-{time.strftime('%Y%m%d-%H%M%S')}"
+    if "/" in name or "\\" in name or name in (".", ".."):
+        raise ConfigError(f"--name '{name}': a sweep name cannot contain path separators")
+    spec = SweepSpec(name, recipe, parsed, trials, sampler, metric, pruner, seed, storage)
+    from digitlab.sweep.study import check_spec
+
+    check_spec(spec)  # before the data loads: a bad sampler name should not wait for that
+    folder = Path(root) if root else paths.runs_root()
+    if base.data.val_size == 0:
+        base = replace(base, data=replace(base.data, val_size=default_val_size(base)))
+    return create_sweep(spec, base, folder / name)
+
+
+__all__ = ["Param", "SweepEvents", "SweepFile", "SweepSpec", "bundled_sweeps", "create_sweep", "fail_dead_trials",
+           "load_sweep", "load_sweep_file", "new_sweep", "parse_params", "run_worker"]

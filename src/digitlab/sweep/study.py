@@ -1,0 +1,339 @@
+"""The Optuna study behind a sweep: create or reopen it, and run its trials in this process (one worker).
+
+    SWEEP/                      the sweep folder (what `digitlab sweep --resume` and `sweep show` take)
+      sweep.json  base.toml     the SweepSpec and the base config every trial starts from
+      study.db                  the Optuna study (SQLite; or any database given as --storage URL)
+      trial-000/ trial-001/     one ordinary run folder per trial (its parameters are in its config.toml)
+
+Each trial trains through the public `digitlab.train` on a validation split carved from the training set; its
+value is the best per-epoch validation metric (the epoch `best.safetensors` holds), never a test figure. A
+Reporter passes each epoch's validation score to `trial.report` and stops the run when Optuna prunes it.
+
+Several workers (processes, or machines sharing one database) may run one study. A lock file in the sweep
+folder makes "count the trials, start the next one" atomic for the workers of one machine, so a sweep never
+runs more trials than asked (nor a grid point twice). A worker that dies leaves its trial RUNNING: the next
+worker to start (or `--resume`) marks it FAIL when its process is gone from this host, and Optuna's heartbeat
+does the same after GRACE_SECONDS for workers on other machines. Failed trials are not counted.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import socket
+import warnings
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from digitlab import config as cfgmod
+from digitlab import io
+from digitlab.config import Config
+from digitlab.errors import ConfigError, DigitlabError, TrainingError, TrainingInterrupted
+from digitlab.sweep.params import Param, SweepSpec
+from digitlab.training.report import Reporter
+
+HEARTBEAT_SECONDS = 30  # a running trial's worker writes a heartbeat this often
+GRACE_SECONDS = 120  # a RUNNING trial with no heartbeat for this long is failed (its worker is gone)
+SQLITE_TIMEOUT = 60  # seconds a worker waits for another's write lock on the SQLite study
+
+
+@dataclass(frozen=True)
+class Metric:
+    record_key: str  # the key in a per-epoch metrics.jsonl record
+    direction: str  # "maximize" | "minimize"
+
+    def best(self, values: list[float]) -> float:
+        return max(values) if self.direction == "maximize" else min(values)
+
+
+METRICS = {"val_acc": Metric("val_acc", "maximize"), "val_loss": Metric("val_loss", "minimize")}
+
+
+def _tpe(spec: SweepSpec, seed: int):
+    import optuna
+
+    # Optuna's default is 10 random trials before TPE models anything; a short sweep keeps a third of its budget.
+    return optuna.samplers.TPESampler(seed=seed, n_startup_trials=min(10, max(3, spec.trials // 3)))
+
+
+def _random(spec: SweepSpec, seed: int):
+    import optuna
+
+    return optuna.samplers.RandomSampler(seed=seed)
+
+
+def _grid(spec: SweepSpec, seed: int):
+    import optuna
+
+    # Grid ids index a seeded shuffle of the grid: every worker must shuffle alike, so the sweep's seed, not `seed`.
+    return optuna.samplers.GridSampler({p.key: p.grid() for p in spec.params}, seed=spec.seed)
+
+
+SAMPLERS = {"tpe": _tpe, "random": _random, "grid": _grid}
+
+
+def _median():
+    import optuna
+
+    # Prune a trial whose epoch score is below the median of earlier trials at that epoch, once 3 trials finished.
+    return optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=0)
+
+
+def _no_pruner():
+    import optuna
+
+    return optuna.pruners.NopPruner()
+
+
+PRUNERS = {"median": _median, "none": _no_pruner}
+
+
+def check_spec(spec: SweepSpec) -> None:
+    for label, value, registry in (("--sampler", spec.sampler, SAMPLERS), ("--metric", spec.metric, METRICS),
+                                   ("--pruner", spec.pruner, PRUNERS)):
+        if value not in registry:
+            raise ConfigError(f"{label} '{value}': choose one of {', '.join(registry)}")
+    if spec.trials < 1:
+        raise ConfigError(f"--trials {spec.trials}: a sweep needs at least one trial")
+    if spec.sampler == "grid":
+        grid_size(spec.params)  # raises for a float range with no step
+
+
+def grid_size(params: tuple[Param, ...]) -> int:
+    return math.prod(len(p.grid()) for p in params)
+
+
+def target_trials(spec: SweepSpec) -> int:
+    """How many trials the sweep finishes: --trials, or the whole grid when that is smaller."""
+    return min(spec.trials, grid_size(spec.params)) if spec.sampler == "grid" else spec.trials
+
+
+# ------------------------------------------------------------------------------------------- folder and storage
+def require_optuna():
+    """Optuna is an optional dependency (the `sweep` extra): say how to get it instead of a traceback."""
+    try:
+        import optuna
+    except ImportError:
+        raise DigitlabError("digitlab sweep needs Optuna: pip install 'digitlab[sweep]' (or pip install optuna)") from None
+    return optuna
+
+
+def storage_url(spec: SweepSpec, sweep_dir: Path) -> str:
+    return spec.storage or f"sqlite:///{(sweep_dir / 'study.db').resolve()}"
+
+
+def open_storage(url: str):
+    optuna = require_optuna()
+
+    kwargs: dict[str, Any] = {"connect_args": {"timeout": SQLITE_TIMEOUT}} if url.startswith("sqlite") else {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # heartbeats are marked experimental
+        try:
+            return optuna.storages.RDBStorage(url, engine_kwargs=kwargs, heartbeat_interval=HEARTBEAT_SECONDS,
+                                              grace_period=GRACE_SECONDS)
+        except ImportError as exc:  # e.g. postgresql:// without a driver (psycopg2) installed
+            raise ConfigError(f"--storage {url}: {exc}; install the database driver it needs") from None
+        except Exception as exc:  # SQLAlchemy's errors for bad URLs and unreachable servers
+            raise ConfigError(f"--storage {url}: cannot open ({type(exc).__name__}: {str(exc).splitlines()[0]})") from None
+
+
+def create_sweep(spec: SweepSpec, base: Config, sweep_dir: str | os.PathLike) -> Path:
+    """Make the sweep folder and its study; refuses a folder that already holds anything (use resume)."""
+    optuna = require_optuna()
+
+    sweep_dir = Path(sweep_dir)
+    check_spec(spec)
+    if sweep_dir.exists() and any(sweep_dir.iterdir()):
+        raise ConfigError(f"{sweep_dir}: folder exists and is not empty; choose another --name or "
+                          f"continue it with: digitlab sweep --resume {sweep_dir}")
+    sweep_dir.mkdir(parents=True, exist_ok=True)
+    spec = replace(spec, study_name=spec.study_name or spec.name)
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    optuna.create_study(storage=open_storage(storage_url(spec, sweep_dir)), study_name=spec.study_name,
+                        direction=METRICS[spec.metric].direction, load_if_exists=bool(spec.storage))
+    io.atomic_write(sweep_dir / "base.toml", cfgmod.dumps(base))
+    io.write_json(sweep_dir / "sweep.json", spec.to_dict())
+    return sweep_dir
+
+
+def load_sweep(sweep_dir: str | os.PathLike) -> tuple[SweepSpec, Config]:
+    sweep_dir = Path(sweep_dir)
+    if not (sweep_dir / "sweep.json").is_file():
+        raise ConfigError(f"{sweep_dir}: not a sweep folder (no sweep.json); `digitlab sweep --name NAME` makes one")
+    from digitlab.runs import read_json
+
+    spec = SweepSpec.from_dict(read_json(sweep_dir / "sweep.json"))
+    base = cfgmod.from_dict(cfgmod.load_toml(sweep_dir / "base.toml"), str(sweep_dir / "base.toml"))
+    return spec, base
+
+
+def raise_trials(sweep_dir: str | os.PathLike, trials: int) -> SweepSpec:
+    """`--resume DIR --trials N`: change how many trials the sweep finishes (sweep.json is rewritten)."""
+    spec, _ = load_sweep(sweep_dir)
+    spec = replace(spec, trials=trials)
+    check_spec(spec)
+    io.write_json(Path(sweep_dir) / "sweep.json", spec.to_dict())
+    return spec
+
+
+def open_study(spec: SweepSpec, sweep_dir: Path, sampler=None):
+    optuna = require_optuna()
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    try:
+        return optuna.load_study(study_name=spec.study_name or spec.name, storage=open_storage(storage_url(spec, sweep_dir)),
+                                 sampler=sampler, pruner=PRUNERS[spec.pruner]())
+    except KeyError:
+        name = spec.study_name or spec.name
+        raise ConfigError(f"{sweep_dir}: study '{name}' is not in {storage_url(spec, sweep_dir)}") from None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):
+        return True
+    return True
+
+
+def fail_dead_trials(study) -> list[int]:
+    """Mark FAIL the RUNNING trials whose worker process is gone (this host) or silent (heartbeat, any host)."""
+    import optuna
+    from optuna.trial import TrialState
+
+    failed = []
+    host = socket.gethostname()
+    for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        if t.user_attrs.get("host") == host and not _alive(int(t.user_attrs.get("pid", 0))):
+            try:
+                study._storage.set_trial_state_values(t._trial_id, TrialState.FAIL)
+                failed.append(t.number)
+            except optuna.exceptions.UpdateFinishedTrialError:
+                pass  # another worker got there first
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        optuna.storages.fail_stale_trials(study)
+    return failed
+
+
+# ------------------------------------------------------------------------------------------- one worker
+class SweepEvents:
+    """What a running sweep tells its caller (the CLI prints these); every method optional."""
+
+    def on_message(self, text: str) -> None: ...
+    def on_trial_start(self, number: int, params: dict, run_dir: Path) -> None: ...
+    def on_epoch(self, number: int, record: dict) -> None: ...
+    def on_trial_end(self, trial) -> None: ...  # an optuna FrozenTrial
+
+
+class TrialReporter(Reporter):
+    """Hands each epoch's validation score to Optuna; asks Optuna whether to prune after each epoch."""
+
+    def __init__(self, trial, metric: Metric, events: SweepEvents) -> None:
+        self.trial, self.metric, self.events = trial, metric, events
+        self.scores: list[tuple[int, float]] = []  # (epoch, score)
+        self.pruned = False
+
+    def on_epoch_end(self, record: dict) -> None:
+        score = record.get(self.metric.record_key)
+        if score is None:
+            raise ConfigError(f"trial {self.trial.number}: the epoch record has no {self.metric.record_key}; "
+                              "a sweep needs data.val_size > 0")
+        self.scores.append((record["epoch"], float(score)))
+        self.trial.report(float(score), step=record["epoch"])
+        self.events.on_epoch(self.trial.number, record)
+
+    def should_stop(self) -> bool:
+        self.pruned = self.trial.should_prune()
+        return self.pruned
+
+
+def _suggest(trial, p: Param):
+    if p.kind == "choice":
+        return trial.suggest_categorical(p.key, list(p.choices))
+    if p.kind == "int":
+        return trial.suggest_int(p.key, int(p.low), int(p.high), step=int(p.step or 1), log=p.log)
+    return trial.suggest_float(p.key, float(p.low), float(p.high), step=p.step, log=p.log)
+
+
+def run_worker(sweep_dir: str | os.PathLike, events: SweepEvents | None = None, worker: int = 0,
+               dataset=None) -> int:
+    """Run trials of the sweep in this process until it has its target number; returns how many ran here."""
+    import filelock
+    import optuna
+    from optuna.trial import TrialState
+
+    import digitlab
+
+    sweep_dir = Path(sweep_dir)
+    events = events or SweepEvents()
+    spec, base = load_sweep(sweep_dir)
+    metric = METRICS[spec.metric]
+    lock = filelock.FileLock(str(sweep_dir / ".trial.lock"))
+    with lock:
+        study = open_study(spec, sweep_dir)
+        dead = fail_dead_trials(study)
+    if dead:
+        events.on_message(f"trial(s) {', '.join(map(str, dead))} were left running by a process that is gone: "
+                          "marked failed, not counted")
+    # A different seed per worker and per restart, so two workers (or a resumed sweep) never replay one sequence.
+    study.sampler = SAMPLERS[spec.sampler](spec, spec.seed + 1000 * worker + len(study.trials))
+    if dataset is None:
+        dataset = digitlab.load_dataset(base.data.dataset, base.data.data_dir or None)
+    if dataset.fallback:
+        events.on_message(dataset.fallback)
+    target = target_trials(spec)
+
+    def objective(trial) -> float:
+        run_dir = sweep_dir / f"trial-{trial.number:03d}"
+        for key, value in (("host", socket.gethostname()), ("pid", os.getpid()), ("worker", worker),
+                           ("run", run_dir.name)):
+            trial.set_user_attr(key, value)
+        params = {p.key: _suggest(trial, p) for p in spec.params}
+        lock.release()  # the trial exists and holds its parameters: the next worker may start one
+        config = cfgmod.with_overrides(base, [p.override(params[p.key]) for p in spec.params], origin="--param")
+        events.on_trial_start(trial.number, params, run_dir)
+        reporter = TrialReporter(trial, metric, events)
+        try:
+            summary = digitlab.train(config, run_dir=run_dir, reporter=reporter, dataset=dataset)
+        except TrainingInterrupted:
+            raise
+        except TrainingError as exc:  # diverged (NaN loss): a bad region, pruned so samplers learn to avoid it
+            trial.set_user_attr("outcome", f"diverged: {str(exc)[:200]}")
+            raise optuna.TrialPruned() from None
+        trial.set_user_attr("train_seconds", summary.get("train_seconds"))
+        trial.set_user_attr("epochs", len(reporter.scores))
+        if reporter.pruned:
+            trial.set_user_attr("outcome", f"pruned after epoch {reporter.scores[-1][0]}")
+            raise optuna.TrialPruned()
+        best = metric.best([s for _, s in reporter.scores])
+        trial.set_user_attr("best_epoch", next(e for e, s in reporter.scores if s == best))
+        trial.set_user_attr("outcome", "complete")
+        return best
+
+    ran = 0
+    finished: list = []  # the FrozenTrial Optuna hands its callback after each trial
+    while True:
+        lock.acquire()
+        try:
+            fail_dead_trials(study)
+            counted = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED,
+                                                               TrialState.RUNNING))
+            if len(counted) >= target:
+                break
+            finished.clear()
+            try:
+                study.optimize(objective, n_trials=1, callbacks=[lambda s, t: finished.append(t)])
+            except TrainingInterrupted:
+                raise TrainingInterrupted(f"sweep interrupted (the trial in progress is marked failed and not "
+                                          f"counted); continue with: digitlab sweep --resume {sweep_dir}") from None
+            ran += 1
+            for t in finished:
+                events.on_trial_end(t)
+        finally:
+            if lock.is_locked:
+                lock.release()
+    return ran
