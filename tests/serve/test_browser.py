@@ -20,6 +20,8 @@ from digitlab.data.sources import load_dataset
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 ARTIFACTS = Path(os.environ.get("DIGITLAB_ARTIFACTS", Path(__file__).resolve().parents[2] / "build" / "artifacts"))
 
+LONG_NAME = ("a-run-with-a-very-long-descriptive-name-" * 6)[:220]
+
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (apt-get install chromium)")
 
 
@@ -36,6 +38,7 @@ def server(tmp_path_factory):
                                        "--set", "data.shuffle=true", "--lr", "0.05", "--set", "optim.momentum=0.9",
                                        "--run-dir", str(root / "sample-mlp")])
     assert trained.exit_code == 0, trained.output
+    shutil.copytree(root / "sample-mlp", root / LONG_NAME)  # a second run whose name would widen the menu
     port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "digitlab", "serve", "--port", str(port), "--runs", str(root)],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
@@ -56,20 +59,55 @@ def server(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def page(server):
+def browser():
     sync_api = pytest.importorskip("playwright.sync_api")
     with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
+        chromium = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
             "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
             "--disable-component-update", "--disable-sync"])
-        tab = browser.new_page(viewport={"width": 1200, "height": 700})
-        tab.goto(server + "/")
-        yield tab
-        browser.close()
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture(scope="module")
+def page(server, browser):
+    tab = browser.new_page(viewport={"width": 1200, "height": 700})
+    tab.goto(server + "/")
+    yield tab
+    tab.close()
+
+
+@pytest.fixture()
+def browser_page(browser):
+    """New tabs of a given viewport size, closed after the test."""
+    tabs = []
+
+    def make(width: int, height: int):
+        tabs.append(browser.new_page(viewport={"width": width, "height": height}))
+        return tabs[-1]
+
+    yield make
+    for tab in tabs:
+        tab.close()
+
+
+def box(page, selector):
+    return page.locator(selector).bounding_box()
+
+
+def test_before_drawing_the_input_box_is_not_a_broken_image(page):
+    page.wait_for_function("document.querySelectorAll('#model option').length === 2", timeout=15000)
+    ok = page.evaluate("(() => { const i = document.querySelector('#input28'); "
+                       "return i.complete && i.naturalWidth > 0; })()")
+    assert ok  # a broken image has naturalWidth 0 (and shows the broken-image icon)
+    seen = box(page, "#input28")
+    assert seen["width"] == 140 and seen["height"] == 140  # the empty black 28x28 box, at its size
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "serve-start.png"))
 
 
 def test_drawing_shows_a_prediction_with_ten_bars(page):
-    canvas = page.locator("#pad").bounding_box()
+    canvas = box(page, "#pad")
     x0, y0 = canvas["x"], canvas["y"]
     page.mouse.move(x0 + 90, y0 + 60)
     page.mouse.down()
@@ -103,3 +141,60 @@ def test_runs_page_lists_the_run(page, server):
     page.wait_for_selector("#detail img", timeout=10000)
     shot = page.screenshot()
     assert Image.open(io.BytesIO(shot)).size[0] >= 1000
+
+
+def draw_seven(page):
+    canvas = box(page, "#pad")
+    x0, y0 = canvas["x"], canvas["y"]
+    scale = canvas["width"] / 280
+    page.mouse.move(x0 + 90 * scale, y0 + 60 * scale)
+    page.mouse.down()
+    for x, y in [(190, 60), (170, 110), (140, 170), (120, 230)]:
+        page.mouse.move(x0 + x * scale, y0 + y * scale, steps=8)
+    page.mouse.up()
+    page.wait_for_function("document.querySelectorAll('#bars .bar').length === 10", timeout=15000)
+
+
+@pytest.mark.parametrize("width,height", [(1200, 900), (390, 844)])
+def test_layout_with_a_long_run_name(browser_page, server, width, height):
+    page = browser_page(width, height)
+    page.goto(server + "/")
+    page.wait_for_function("document.querySelectorAll('#model option').length === 2", timeout=15000)
+    assert LONG_NAME in page.evaluate("[...document.querySelectorAll('#model option')].map(o => o.title).join(' ')")
+    page.select_option("#model", LONG_NAME)  # the long name is the one shown in the menu
+    draw_seven(page)
+    assert page.locator("#modelinfo").get_attribute("title") == LONG_NAME  # answered by that run
+    drawing, select, bars = box(page, ".card.drawing"), box(page, "#model"), box(page, "#bars")
+    assert select["x"] + select["width"] <= drawing["x"] + drawing["width"] + 1  # the menu stays in its card
+    assert page.evaluate("document.documentElement.scrollWidth") <= width  # no sideways scrolling
+    if width >= 1000:
+        answer = box(page, ".card.answer")
+        assert answer["x"] > drawing["x"] + drawing["width"] - 1 and abs(answer["y"] - drawing["y"]) < 2  # one row
+        assert bars["y"] + bars["height"] <= height  # the bars are above the fold
+        assert page.locator("#bars .bar").first.bounding_box()["width"] >= 150  # and long enough to read
+    else:
+        assert drawing["width"] <= width and box(page, "#pad")["x"] >= 0
+        assert box(page, "#pad")["x"] + box(page, "#pad")["width"] <= width
+        assert bars["x"] + bars["width"] <= width
+    shot = ARTIFACTS / f"serve-layout-{width}x{height}.png"
+    page.screenshot(path=str(shot), full_page=True)
+    assert Image.open(shot).size[0] == width
+
+
+def test_api_docs_work_offline(browser_page, server):
+    page = browser_page(1200, 900)
+    outside: list[str] = []
+
+    def only_local(route):
+        if route.request.url.startswith(server):
+            route.continue_()
+        else:  # no network: anything fetched from elsewhere fails, as it would offline
+            outside.append(route.request.url)
+            route.abort()
+
+    page.route("**/*", only_local)
+    page.goto(server + "/docs")
+    page.wait_for_selector(".swagger-ui .opblock", timeout=20000)
+    assert "/api/predict" in page.locator(".swagger-ui").inner_text()
+    assert outside == []
+    page.screenshot(path=str(ARTIFACTS / "serve-docs.png"))

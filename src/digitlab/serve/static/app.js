@@ -10,6 +10,12 @@ const input28 = document.getElementById("input28");
 const modelSelect = document.getElementById("model");
 const modelInfo = document.getElementById("modelinfo");
 let drawing = false, last = null, timer = null, inFlight = null, dirty = false;
+const EMPTY28 = input28.getAttribute("src");  // a black square until the model has seen something
+
+// Long run names are shown shortened (start...end) so the menu keeps its width; the full name is its tooltip.
+function shortName(name, max = 28) {
+  return name.length <= max ? name : `${name.slice(0, max - 11)}...${name.slice(-8)}`;
+}
 
 function clearPad() {
   ctx.fillStyle = "#fff";
@@ -18,6 +24,8 @@ function clearPad() {
   answer.textContent = "?";
   bars.replaceChildren();
   errorBox.textContent = "";
+  input28.src = EMPTY28;
+  modelInfo.textContent = "";
 }
 
 function point(e) {
@@ -101,7 +109,8 @@ function show(result) {
     bars.append(label, bar, pct);
   });
   input28.src = result.input;
-  modelInfo.textContent = `model ${result.model} (run ${result.run})`;
+  modelInfo.textContent = `model ${result.model} (run ${shortName(result.run, 40)})`;
+  modelInfo.title = result.run;
 }
 
 async function loadRuns() {
@@ -109,11 +118,14 @@ async function loadRuns() {
     const res = await fetch("/api/runs");
     const body = await res.json();
     modelSelect.replaceChildren();
+    if (!res.ok) { errorBox.textContent = body.detail || `error ${res.status}`; return; }
     for (const r of body.runs) {
       const opt = document.createElement("option");
       opt.value = r.run;
       const acc = r.best_test_acc == null ? "" : ` ${r.best_test_acc.toFixed(2)}%`;
-      opt.textContent = `${r.run} (${r.model}${acc})`;
+      opt.textContent = `${shortName(r.run)} (${r.model || "?"}${acc})`;
+      opt.title = r.run;
+      if (r.error) { opt.disabled = true; opt.textContent = `${shortName(r.run)} (unreadable)`; }
       if (r.run === body.default) opt.selected = true;
       modelSelect.append(opt);
     }

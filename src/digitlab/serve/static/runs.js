@@ -10,15 +10,25 @@ async function load() {
   if (!rows.length) document.getElementById("empty").textContent = "No runs yet: `digitlab train` makes one.";
   for (const r of rows) {
     const tr = document.createElement("tr");
+    if (r.error) {  // a damaged run folder: listed, with what is wrong, and nothing to open
+      for (const c of [r.run, r.error]) { const td = document.createElement("td"); td.textContent = c; tr.append(td); }
+      tr.lastChild.colSpan = 11;
+      tr.className = "damaged";
+      tbody.append(tr);
+      continue;
+    }
     const cells = [r.run, r.status, r.recipe, r.model, r.params == null ? "-" : r.params.toLocaleString(), r.epochs,
       fmt(r.best_test_acc, 2), fmt(r.final_test_acc, 2), fmt(r.train_seconds, 1),
       r.images_per_second == null ? "-" : Math.round(r.images_per_second).toLocaleString(),
       r.data + (r.fallback ? " (sample)" : ""), r.date];
     for (const c of cells) { const td = document.createElement("td"); td.textContent = c; tr.append(td); }
+    tr.firstChild.className = "name";
+    tr.firstChild.title = r.run;
     tr.addEventListener("click", () => detail(r.run, tr));
     tbody.append(tr);
   }
-  if (rows.length) detail(rows[0].run, tbody.firstChild);
+  const first = rows.find((r) => !r.error);
+  if (first) detail(first.run, tbody.querySelector("tr:not(.damaged)"));
 }
 
 async function detail(name, tr) {
@@ -43,7 +53,7 @@ async function detail(name, tr) {
   if (!run.figures["confusion-test.png"]) {
     const p = document.createElement("p");
     p.className = "muted";
-    p.textContent = `confusion matrix and worst mistakes: run \`digitlab eval ${run.path}\``;
+    p.textContent = `confusion matrix and worst mistakes: run \`digitlab eval ${run.run}\``;
     box.append(p);
   }
 }
