@@ -97,6 +97,7 @@ def test_sample_dataset():
     assert np.bincount(ds.test_labels).tolist() == [100] * 10
     # the train order is mixed, not grouped by class
     assert len(set(ds.train_labels[:50].tolist())) > 5
+    assert len(set(ds.test_labels[:10].tolist())) > 5  # predict --n 10 on the sample shows mixed digits
     again = load_dataset("mnist-sample")
     np.testing.assert_array_equal(ds.train_labels, again.train_labels)
 
