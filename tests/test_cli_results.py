@@ -3,6 +3,7 @@
 import csv
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -92,7 +93,8 @@ def test_predict_dataset_samples(two_runs, idx_dir):
     result = runner.invoke(app, ["predict", str(two_runs[0]), "--dataset", "idx", "--data-dir", str(idx_dir),
                                  "--n", "10"])
     assert result.exit_code == 0, result.output
-    assert result.stdout.startswith("Predicted: [") and "Actual: [" in result.stdout
+    # seed 000's own format: Predicted: "[4 2 5 ...]", Actual: "[4 2 5 ...]"
+    assert re.match(r'Predicted: "\[(\d )+\d\]", Actual: "\[(\d )+\d\]"', result.stdout), result.stdout
 
 
 def test_plot_overlays_runs_png_and_svg(two_runs, tmp_path):
@@ -117,7 +119,9 @@ def test_compare_json_and_csv(two_runs, tmp_path):
                 "train_seconds", "images_per_second", "data_source"):
         assert key in rows[0]
     assert (tmp_path / "c.png").exists()
-    as_csv = runner.invoke(app, ["compare", *map(str, two_runs), "--csv", "--out", str(tmp_path / "c.png")])
+    again = runner.invoke(app, ["compare", *map(str, two_runs), "--csv", "--out", str(tmp_path / "c.png")])
+    assert again.exit_code == 2 and "file exists" in again.output and "--force" in again.output  # never replaced silently
+    as_csv = runner.invoke(app, ["compare", *map(str, two_runs), "--csv", "--out", str(tmp_path / "c.png"), "--force"])
     assert as_csv.stdout.splitlines()[0].startswith("run,recipe,model")
 
 

@@ -2,18 +2,12 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import os
 import time
 from pathlib import Path
 
 from digitlab import runs
-from digitlab.config import with_overrides
 from digitlab.errors import ConfigError, DigitlabError
-
-COLUMNS = ["run", "recipe", "model", "params", "epochs", "best_test_acc", "final_test_acc", "final_test_loss",
-           "train_seconds", "images_per_second", "data", "data_source", "status"]
 
 
 def compare_runs(targets: list[str | os.PathLike], plot_out: str | os.PathLike | None = None) -> list[dict]:
@@ -38,25 +32,21 @@ def plot_runs(folders: list[Path], out: str | os.PathLike, rows: list[dict] | No
     return overlay_runs(series, out)
 
 
-def to_csv(rows: list[dict]) -> str:
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=COLUMNS, extrasaction="ignore")
-    writer.writeheader()
-    writer.writerows(rows)
-    return buf.getvalue()
-
-
-def train_recipes(recipes: list[str], overrides: list[str] | None = None, reporter=None, progress=None) -> list[Path]:
-    """Train each recipe with the same data and seed (and any overrides, e.g. train.epochs=3)."""
-    from digitlab.recipes import load_recipe
+def train_recipes(recipes: list[str], overrides: list[str] | None = None, reporter=None, progress=None,
+                  values: dict | None = None) -> list[Path]:
+    """Train each recipe with the same data and seed: typed `values` by "section.key" (e.g. {"train.epochs": 3};
+    None = the recipe's own) then `--set`-style overrides, applied to every recipe."""
+    from digitlab.recipes import resolve_config
     from digitlab.training.engine import train
+    from digitlab.training.setup import check_config
 
     if len(recipes) < 1:
         raise ConfigError("--recipes: name at least one recipe")
     from digitlab.data.sources import load_dataset
 
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    configs = [with_overrides(load_recipe(name).config, overrides) for name in recipes]  # bad names fail first
+    # every config is resolved (bad names and values refused) before anything trains
+    configs = [check_config(resolve_config(name, values=values, overrides=overrides)) for name in recipes]
     first = configs[0].data
     # load (and verify) the data once; every recipe then trains on the same arrays
     dataset = load_dataset(first.dataset, first.data_dir or None, strict=first.strict, progress=progress)

@@ -8,6 +8,7 @@ into every run folder as config.toml and is all that's needed to rebuild the run
 from __future__ import annotations
 
 import dataclasses
+import math
 import sys
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -66,7 +67,7 @@ class OptimConfig:
     weight_decay: float = 0.0
     beta1: float = 0.9
     beta2: float = 0.999
-    eps: float = 1e-8
+    eps: float = 0.0  # 0 = the optimizer's own default (Adam/AdamW 1e-8, Adadelta 1e-6)
     rho: float = 0.9  # Adadelta
     grad_clip: float = 0.0  # max global grad norm (0 = off)
 
@@ -267,20 +268,49 @@ def dumps(config: Config) -> str:
 
 
 def validate(config: Config) -> Config:
-    """Every value's range and cross-field rules, each a one-line ConfigError. Names (model, loss, optimizer,
-    ...) are checked by their registries (digitlab.training.setup.check_config): this module imports none."""
+    """Every value's range and cross-field rules, each a one-line ConfigError, so a bad value is refused before any
+    data loads (not as a traceback from torch later). Names (model, loss, optimizer, ...) are checked by their
+    registries (digitlab.training.setup.check_config): this module imports none."""
+    for section in SECTIONS:
+        for key, value in dataclasses.asdict(getattr(config, section)).items():
+            values = value if isinstance(value, tuple) else (value,)
+            if any(isinstance(v, float) and not math.isfinite(v) for v in values):
+                raise ConfigError(f"{section}.{key} must be a finite number, got {value!r}")
+    d, lo, o, sc, t = config.data, config.loss, config.optim, config.schedule, config.train
     checks = [
-        (config.train.epochs >= 1, f"train.epochs must be at least 1, got {config.train.epochs}"),
-        (config.train.batch_size >= 1, f"train.batch_size must be at least 1, got {config.train.batch_size}"),
-        (config.optim.lr > 0, f"optim.lr must be positive, got {config.optim.lr}"),
-        (config.train.max_steps >= 0, "train.max_steps must be 0 (no limit) or positive"),
-        (config.train.log_every >= 1, "train.log_every must be at least 1"),
-        (config.train.threads >= 0, "train.threads must be 0 (torch's choice) or positive"),
-        (config.train.ckpt_every >= 0, "train.ckpt_every must be 0 (epoch ends only) or positive"),
-        (0 <= config.loss.label_smoothing < 1, "loss.label_smoothing must be in [0, 1)"),
-        (config.loss.reduction in ("mean", "sum"), "loss.reduction must be mean or sum"),
-        (config.data.eval_batch_size >= 1, "data.eval_batch_size must be at least 1"),
-        (config.data.resize >= 0 and config.data.pad >= 0, "data.resize and data.pad must be >= 0"),
+        (t.epochs >= 1, f"train.epochs must be at least 1, got {t.epochs}"),
+        (t.batch_size >= 1, f"train.batch_size must be at least 1, got {t.batch_size}"),
+        (0 <= t.seed < 2**63, f"train.seed must be between 0 and 2**63-1, got {t.seed}"),
+        (t.max_steps >= 0, "train.max_steps must be 0 (no limit) or positive"),
+        (t.log_every >= 1, "train.log_every must be at least 1"),
+        (t.threads >= 0, "train.threads must be 0 (torch's choice) or positive"),
+        (t.ckpt_every >= 0, "train.ckpt_every must be 0 (epoch ends only) or positive"),
+        (0 <= t.target_acc <= 100, f"train.target_acc is a percentage (0 = off), got {t.target_acc}"),
+        (o.lr > 0, f"optim.lr must be positive, got {o.lr}"),
+        (0 <= o.momentum < 1, f"optim.momentum must be in [0, 1), got {o.momentum}"),
+        (0 <= o.dampening <= 1, f"optim.dampening must be in [0, 1], got {o.dampening}"),
+        (o.weight_decay >= 0, f"optim.weight_decay must be >= 0, got {o.weight_decay}"),
+        (0 <= o.beta1 < 1 and 0 <= o.beta2 < 1, f"optim.beta1 and optim.beta2 must be in [0, 1), got {o.beta1}, {o.beta2}"),
+        (o.eps >= 0, f"optim.eps must be >= 0 (0 = the optimizer's default), got {o.eps}"),
+        (0 <= o.rho <= 1, f"optim.rho must be in [0, 1], got {o.rho}"),
+        (o.grad_clip >= 0, f"optim.grad_clip must be >= 0 (0 = off), got {o.grad_clip}"),
+        (sc.warmup_steps >= 0, "schedule.warmup_steps must be >= 0"),
+        (sc.step_size >= 1, "schedule.step_size must be at least 1 (epochs between decays)"),
+        (sc.gamma > 0, f"schedule.gamma must be positive, got {sc.gamma}"),
+        (0 <= sc.min_lr_ratio <= 1, f"schedule.min_lr_ratio must be in [0, 1], got {sc.min_lr_ratio}"),
+        (0 < sc.pct_start < 1, f"schedule.pct_start must be in (0, 1), got {sc.pct_start}"),
+        (0 <= lo.label_smoothing < 1, "loss.label_smoothing must be in [0, 1)"),
+        (lo.reduction in ("mean", "sum"), "loss.reduction must be mean or sum"),
+        (all(w >= 0 for w in lo.class_weights) and (not lo.class_weights or sum(lo.class_weights) > 0),
+         "loss.class_weights must be >= 0, and not all 0"),
+        (d.eval_batch_size >= 1, "data.eval_batch_size must be at least 1"),
+        (0 <= d.resize <= 1024 and 0 <= d.pad <= 256, "data.resize must be in 0..1024 and data.pad in 0..256"),
+        (d.val_size >= 0, f"data.val_size must be >= 0 (0 = no validation split), got {d.val_size}"),
+        (d.limit >= 0, f"data.limit must be >= 0 (0 = all), got {d.limit}"),
+        (all(c >= 0 for c in d.classes) and len(set(d.classes)) == len(d.classes),
+         f"data.classes must be distinct class numbers >= 0, got {list(d.classes)}"),
+        (d.augment_shift >= 0 and 0 <= d.augment_rotate <= 180 and 0 <= d.augment_scale < 1,
+         "data.augment_shift must be >= 0, data.augment_rotate in [0, 180] degrees, data.augment_scale in [0, 1)"),
     ]
     for ok, message in checks:
         if not ok:

@@ -85,3 +85,13 @@ def atomic_save(path: str | os.PathLike, save: Callable[[Path], None]) -> Path:
             tmp.unlink()
     _fsync_dir(path.parent)
     return path
+
+
+def refuse_overwrite(path: str | os.PathLike, force: bool, option: str) -> None:
+    """The one rule for files a person names (or a command's default output name): an existing file is never
+    silently replaced; --force says to. (Figures digitlab keeps inside a run folder are views of the run's own
+    records and are redrawn.)"""
+    from digitlab.errors import ConfigError
+
+    if not force and Path(path).exists():
+        raise ConfigError(f"{option} {path}: file exists; choose another name or add --force to replace it")

@@ -14,19 +14,17 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from digitlab.errors import DigitlabError  # noqa: E402
+from digitlab.io import atomic_save  # noqa: E402
 
 
 def _save(fig, out: str | os.PathLike) -> Path:
     out = Path(out)
     if out.suffix.lower() not in {".png", ".svg", ".pdf"}:
         raise DigitlabError(f"{out}: choose a .png, .svg or .pdf file name for the figure")
-    if out.parent and not out.parent.exists():
-        out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.stem}.tmp-{os.getpid()}{out.suffix}")
-    fig.savefig(tmp, dpi=100, bbox_inches="tight")
-    plt.close(fig)
-    os.replace(tmp, out)
-    return out
+    try:
+        return atomic_save(out, lambda tmp: fig.savefig(tmp, dpi=100, bbox_inches="tight"))
+    finally:
+        plt.close(fig)
 
 
 def image_grid(

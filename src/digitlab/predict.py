@@ -12,6 +12,7 @@ from digitlab.device import pick_device
 from digitlab.errors import DigitlabError
 from digitlab.evaluate import data_source
 from digitlab.inference import class_probabilities, describe, load_model
+from digitlab.io import refuse_overwrite
 from digitlab.preprocess import image_files, read_image, to_mnist
 
 
@@ -21,6 +22,7 @@ def predict_files(
     top_k: int = 3,
     device: str = "auto",
     explain_dir: str | os.PathLike | None = None,
+    force: bool = False,
 ) -> tuple[list[dict], list[dict]]:
     """Returns (results, errors): one result per readable image, one error {file, error} per bad one."""
     dev = pick_device(device)
@@ -36,20 +38,29 @@ def predict_files(
             names.append(str(f))
         except DigitlabError as exc:
             errors.append({"file": str(f), "error": str(exc)})
+    explained = explain_paths(names, explain_dir, force) if explain_dir is not None else {}
     results: list[dict] = []
-    used: set[str] = set()  # explanation file names already written by this call
     if prepared:
         batch = np.stack(prepared)
         probs = class_probabilities(model, ckpt.info, batch, dev)
         for name, p, img in zip(names, probs, batch):
             results.append({"file": name, **describe(p, classes, top_k)})
-            if explain_dir is not None:
+            if name in explained:
                 from digitlab.plots import explanation
 
-                out = Path(explain_dir) / unique_name(Path(name), used)
-                explanation(img, p, classes, out, title=Path(name).name)
-                results[-1]["explain"] = str(out)
+                explanation(img, p, classes, explained[name], title=Path(name).name)
+                results[-1]["explain"] = str(explained[name])
     return results, errors
+
+
+def explain_paths(names: list[str], explain_dir: str | os.PathLike, force: bool) -> dict[str, Path]:
+    """Each image's explanation file, decided before any is written: distinct within the call, and an existing file
+    (from an earlier call) is refused unless `force`."""
+    used: set[str] = set()
+    paths = {name: Path(explain_dir) / unique_name(Path(name), used) for name in names}
+    for path in paths.values():
+        refuse_overwrite(path, force, "--explain")
+    return paths
 
 
 def unique_name(image: Path, used: set[str]) -> str:

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import time
+
 from rich.console import Console
 
 from digitlab.cli.console import labelled, warn_fallback
 from digitlab.training.report import Reporter
+
+
+def plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
 class RichReporter(Reporter):
@@ -13,13 +19,22 @@ class RichReporter(Reporter):
     the tutorials' 'Test: Accuracy' line after each epoch. Writes to `console` (stderr under --json)."""
 
     def __init__(self, console: Console) -> None:
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
 
         self.console = console
         self.progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                                 TimeElapsedColumn(), TextColumn("{task.fields[status]}"), console=console,
+                                 TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(),
+                                 TextColumn("{task.fields[status]}"), console=console,
                                  transient=True, refresh_per_second=4)
         self.task = None
+        self.epochs, self.images, self.started, self.shown = 0, 0, time.perf_counter(), 0.0
 
     def on_start(self, info: dict) -> None:
         config = info["config"]
@@ -36,19 +51,29 @@ class RichReporter(Reporter):
 
     def on_epoch_start(self, epoch: int, epochs: int, steps: int, start_step: int) -> None:
         self.console.print(f"Epoch {epoch + 1}\n-------------------------------")
+        self.epochs, self.images, self.started, self.shown = epochs, 0, time.perf_counter(), 0.0
         if self.task is not None:
             self.progress.remove_task(self.task)
         self.task = self.progress.add_task(f"epoch {epoch + 1}/{epochs}", total=steps, completed=start_step,
                                            status="")
 
-    def on_step(self) -> None:
+    def on_step(self, loss=None, images: int = 0) -> None:
+        """Advance the bar; about twice a second, read the latest loss back (one small sync) for the bar's status,
+        so loss and images/s show from the first steps, whatever log_every is."""
         self.progress.advance(self.task)
+        self.images += images
+        now = time.perf_counter()
+        if loss is not None and now - self.shown >= 0.5:
+            rate = self.images / max(now - self.started, 1e-9)
+            self.progress.update(self.task, status=f"loss {float(loss):.4f}  {rate:,.0f} img/s")
+            self.shown = now
 
     def on_log(self, record: dict) -> None:
         self.console.print(f"loss: {record['loss']:>7f}  [{record['batch']:>3d}/{record['batches']:>3d}]")
-        self.progress.update(self.task, status=f"loss {record['loss']:.4f}  {record['images_per_second']:,.0f} img/s")
 
     def on_epoch_end(self, record: dict) -> None:
+        if record.get("train_loss") is not None:  # seed 004's line: the epoch's mean training loss
+            self.console.print(f"Epoch {record['epoch']}/{self.epochs}, Loss: {record['train_loss']:.4f}")
         if record.get("test_acc") is not None:
             self.console.print(f"Test: \n Accuracy: {record['test_acc']:>0.1f}%, Avg loss: {record['test_loss']:>8f} \n")
         if record.get("val_acc") is not None:
@@ -60,10 +85,15 @@ class RichReporter(Reporter):
     def on_end(self, summary: dict) -> None:
         self.progress.stop()
         acc = summary.get("final_test_acc")
-        self.console.print(
-            f"Done! {summary['status']} after {summary['epochs']} epochs / {summary['steps']} steps in "
-            f"{summary['train_seconds']:.1f} s ({summary['images_per_second'] or 0:,.0f} img/s)"
-            + (f"; test accuracy {acc:.2f}% (best {summary['best_test_acc']:.2f}%)" if acc is not None else ""))
+        timing = f"in {summary['train_seconds']:.1f} s ({summary['images_per_second'] or 0:,.0f} img/s)"
+        if summary.get("ended") == "max_steps":
+            what = f"stopped at step {summary['steps']} (--max-steps), {plural(summary['epochs'], 'epoch')} complete"
+        elif summary.get("ended") == "asked":
+            what = f"stopped early after {plural(summary['epochs'], 'epoch')}"
+        else:
+            what = f"finished {plural(summary['epochs'], 'epoch')} / {plural(summary['steps'], 'step')}"
+        score = f"; test accuracy {acc:.2f}% (best {summary['best_test_acc']:.2f}%)" if acc is not None else ""
+        self.console.print(f"Done! {what} {timing}{score}")
         self.console.print(f"summary: {summary['run_dir']}/summary.json")
 
     def stop(self) -> None:

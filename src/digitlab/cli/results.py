@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import typer
@@ -12,6 +11,8 @@ from digitlab.cli.app import app
 from digitlab.cli.console import DATA_DIR_HELP, err, fmt, handle_errors, out, print_error, print_json, warn_fallback
 from digitlab.cli.progress import RichReporter
 from digitlab.errors import DigitlabError
+from digitlab.io import atomic_write, refuse_overwrite
+from digitlab.tables import predictions_csv
 
 
 @app.command("eval")
@@ -71,7 +72,7 @@ def predict_cmd(
     data_dir: Path | None = typer.Option(None, "--data-dir", help=DATA_DIR_HELP),
     explain: Path | None = typer.Option(None, "--explain", help="Write input + probability bars per image here."),
     csv_out: Path | None = typer.Option(None, "--csv", help="Also write the results as CSV."),
-    force: bool = typer.Option(False, "--force", help="Let --csv replace an existing file."),
+    force: bool = typer.Option(False, "--force", help="Let --csv and --explain replace existing files."),
     device: str = typer.Option("auto", "--device"),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
@@ -86,26 +87,17 @@ def predict_cmd(
         if as_json:
             print_json(result)
         else:
-            out.print(f"Predicted: {result['predicted']}, Actual: {result['actual']}")
+            # the tutorials print numpy arrays: Predicted: "[4 2 5 ...]", Actual: "[4 2 5 ...]"
+            shown = {k: "[" + " ".join(map(str, result[k])) + "]" for k in ("predicted", "actual")}
+            out.print(f'Predicted: "{shown["predicted"]}", Actual: "{shown["actual"]}"')
         return
-    if csv_out is not None and csv_out.exists() and not force:
-        raise DigitlabError(f"--csv {csv_out}: file exists; choose another name or add --force to replace it")
-    results, errors = predict_files(target, list(paths), top_k, device, explain)
+    if csv_out is not None:
+        refuse_overwrite(csv_out, force, "--csv")
+    results, errors = predict_files(target, list(paths), top_k, device, explain, force=force)
     for e in errors:
         print_error(e["error"])
     if csv_out is not None:
-        import csv
-        import io
-
-        from digitlab.training.checkpoint import atomic_write
-
-        buf = io.StringIO()
-        writer = csv.writer(buf)
-        writer.writerow(["file", "prediction", "probability", "top_k"])
-        for r in results:
-            writer.writerow([r["file"], r["prediction"], r["probability"],
-                             " ".join(f"{t['label']}:{t['probability']:.4f}" for t in r["top_k"])])
-        atomic_write(csv_out, buf.getvalue().encode())
+        atomic_write(csv_out, predictions_csv(results))
     if as_json:
         print_json([{k: r[k] for k in ("file", "prediction", "probability", "top_k")} for r in results])
     else:
@@ -126,11 +118,13 @@ def predict_cmd(
 def plot_cmd(
     targets: list[Path] = typer.Argument(..., help="One or more run folders."),
     out_path: Path = typer.Option(Path("curves.png"), "--out", help="PNG or SVG file."),
+    force: bool = typer.Option(False, "--force", help="Replace an existing --out file."),
 ) -> None:
     """Loss per step (raw + smoothed) and test accuracy per epoch; several runs overlaid."""
     from digitlab import runs
     from digitlab.compare import plot_runs
 
+    refuse_overwrite(out_path, force, "--out")
     path = plot_runs([runs.resolve_run(t) for t in targets], out_path)
     out.print(f"wrote {path}")
 
@@ -158,28 +152,29 @@ def compare_cmd(
     plot_out: Path | None = typer.Option(Path("compare.png"), "--out", help="Overlay plot (PNG/SVG)."),
     as_json: bool = typer.Option(False, "--json"),
     as_csv: bool = typer.Option(False, "--csv", help="Print the table as CSV."),
+    force: bool = typer.Option(False, "--force", help="Replace an existing --out file."),
 ) -> None:
     """A table of runs sorted by accuracy, plus their curves overlaid. --recipes A B trains them first."""
-    from digitlab.compare import compare_runs, to_csv, train_recipes
+    from digitlab.compare import compare_runs, train_recipes
+    from digitlab.tables import runs_csv
 
+    refuse_overwrite(plot_out, force, "--out")  # before anything trains
     folders = list(targets or [])
     if recipes:
         # `--recipes a b` (space separated, as in the docs) arrives as one option value plus extra arguments
         names = list(recipes) + [str(t) for t in folders if not Path(t).exists()]
         folders = [t for t in folders if Path(t).exists()]
-        extra = [f"train.epochs={epochs}"] if epochs else []
-        extra += [f"train.seed={seed}"] if seed is not None else []
-        extra += [f"data.data_dir={json.dumps(str(data_dir))}"] if data_dir else []
+        values = {"train.epochs": epochs, "train.seed": seed, "data.data_dir": str(data_dir) if data_dir else None}
         reporter = RichReporter(err if (as_json or as_csv) else out)
         try:
-            folders += train_recipes(names, extra + list(overrides or []), reporter=reporter)
+            folders += train_recipes(names, list(overrides or []), reporter=reporter, values=values)
         finally:
             reporter.stop()
     rows = compare_runs(folders, plot_out)
     if as_json:
         print_json(rows)
     elif as_csv:
-        typer.echo(to_csv(rows), nl=False)
+        typer.echo(runs_csv(rows), nl=False)
     else:
         print_runs_table(rows, "sorted by best test accuracy")
         if plot_out:

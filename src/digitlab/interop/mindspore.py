@@ -151,8 +151,7 @@ def write_ckpt(path: str | os.PathLike, params: dict[str, np.ndarray]) -> Path:
         tensor = b"".join(varint(1 << 3) + varint(d) for d in array.shape)
         tensor += field(2, names[array.dtype].encode()) + field(3, array.astype(array.dtype.newbyteorder("<")).tobytes())
         body += field(1, field(1, tag.encode()) + field(2, tensor))
-    Path(path).write_bytes(body)
-    return Path(path)
+    return atomic_write(path, body)
 
 
 @dataclass

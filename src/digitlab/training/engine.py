@@ -20,7 +20,7 @@ from digitlab import distributed, runs
 from digitlab.config import Config
 from digitlab.data.sources import Dataset
 from digitlab.device import apply_threads, pick_device
-from digitlab.errors import CheckpointError, ConfigError, TrainingInterrupted
+from digitlab.errors import CheckpointError, ConfigError, TrainingError, TrainingInterrupted
 from digitlab.io import atomic_write, write_json
 from digitlab.models import count_parameters
 from digitlab.training import checkpoint, loop
@@ -58,6 +58,10 @@ def _run(s: Session, reporter: Reporter) -> dict:
     except BaseException as exc:
         if main:
             runs.set_status(s.run_dir, "failed", error=(str(exc) or type(exc).__name__)[:500])
+        if s.config.train.compile and type(exc).__module__.startswith(("torch._dynamo", "torch._inductor")):
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+            raise TrainingError(f"train.compile: torch.compile failed on {s.device} ({first}); train without "
+                                "--set train.compile=true") from None
         raise
     finally:
         s.book.close()

@@ -101,7 +101,7 @@ def run_epoch(s: Session, reporter: Reporter, stop: StopFlag) -> bool:
         state.step_in_epoch += 1
         state.global_step += 1
         state.images_seen += len(y) * s.ddp.world_size
-        reporter.on_step()
+        reporter.on_step(loss, len(y) * s.ddp.world_size)
         if batch % tc.log_every == 0:
             check_finite(s)
             now = time.perf_counter()

@@ -36,18 +36,18 @@ def _momentum(params: Params, cfg: OptimConfig) -> torch.optim.Optimizer:
 
 
 def _adam(params: Params, cfg: OptimConfig) -> torch.optim.Optimizer:
-    return torch.optim.Adam(params, lr=cfg.lr, betas=(cfg.beta1, cfg.beta2), eps=cfg.eps,
+    return torch.optim.Adam(params, lr=cfg.lr, betas=(cfg.beta1, cfg.beta2), eps=cfg.eps or 1e-8,
                             weight_decay=cfg.weight_decay)
 
 
 def _adamw(params: Params, cfg: OptimConfig) -> torch.optim.Optimizer:
-    return torch.optim.AdamW(params, lr=cfg.lr, betas=(cfg.beta1, cfg.beta2), eps=cfg.eps,
+    return torch.optim.AdamW(params, lr=cfg.lr, betas=(cfg.beta1, cfg.beta2), eps=cfg.eps or 1e-8,
                              weight_decay=cfg.weight_decay)
 
 
 def _adadelta(params: Params, cfg: OptimConfig) -> torch.optim.Optimizer:
-    eps = cfg.eps if cfg.eps != 1e-8 else 1e-6  # torch's Adadelta default, as pytorch/examples uses it
-    return torch.optim.Adadelta(params, lr=cfg.lr, rho=cfg.rho, eps=eps, weight_decay=cfg.weight_decay)
+    # eps 0 = torch's Adadelta default 1e-6, as pytorch/examples uses it
+    return torch.optim.Adadelta(params, lr=cfg.lr, rho=cfg.rho, eps=cfg.eps or 1e-6, weight_decay=cfg.weight_decay)
 
 
 OPTIMIZERS: dict[str, Callable[[Params, OptimConfig], torch.optim.Optimizer]] = {

@@ -10,6 +10,7 @@ their Session here.
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -52,6 +53,12 @@ def check_config(config: Config) -> Config:
                                 ("schedule.name", config.schedule.name, SCHEDULES)):
         if name not in registry:
             raise ConfigError(f"{key} '{name}': choose one of {', '.join(registry)}")
+    n_classes = len(DATASETS[config.data.dataset].classes)
+    if config.loss.class_weights and len(config.loss.class_weights) != n_classes:
+        raise ConfigError(f"loss.class_weights has {len(config.loss.class_weights)} weights; {config.data.dataset} has "
+                          f"{n_classes} classes: give one weight per class")
+    if any(c >= n_classes for c in config.data.classes):
+        raise ConfigError(f"data.classes {list(config.data.classes)}: {config.data.dataset} has classes 0..{n_classes - 1}")
     if config.train.device.split(":")[0] not in DEVICE_CHOICES:
         raise ConfigError(f"train.device '{config.train.device}': choose one of {', '.join(DEVICE_CHOICES)}")
     return config
@@ -176,7 +183,10 @@ def _wrap(model: nn.Module, config: Config, device: torch.device, ddp: distribut
         net = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
         data.train.rank, data.train.world_size = ddp.rank, ddp.world_size
     if config.train.compile:
-        net = torch.compile(net)  # inductor: C++ on CPU (needs a compiler), Triton on CUDA
+        if device.type == "cpu" and not (shutil.which("c++") or shutil.which("g++") or shutil.which("clang++")):
+            raise ConfigError("train.compile on CPU needs a C++ compiler (PyTorch's inductor builds C++ kernels): "
+                              "install g++ (apt-get install g++) or train without --set train.compile=true")
+        net = torch.compile(net)  # inductor: C++ kernels on CPU, Triton on CUDA
     return net
 
 
