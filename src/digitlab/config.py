@@ -46,11 +46,14 @@ class DataConfig:
 @dataclass(frozen=True)
 class ModelConfig:
     name: str = "mlp"
+    init: str = "default"  # weights of Linear/Conv layers: default (the model's own) | normal | xavier | kaiming
+    init_std: float = 0.01  # std of init = "normal" (seed 004: normal(0, 0.01))
+    init_bias: str = "default"  # biases: default (the model's own) | zero
 
 
 @dataclass(frozen=True)
 class LossConfig:
-    name: str = "ce"  # ce | nll | softmax-ce
+    name: str = "ce"  # ce | nll | softmax-ce | mse
     label_smoothing: float = 0.0
     reduction: str = "mean"  # mean | sum
     class_weights: tuple[float, ...] = ()
@@ -95,7 +98,9 @@ class TrainConfig:
     eval_every_epoch: bool = True
     tta: bool = False  # test-time augmentation at evaluation (mean of the image and its shifted copies)
     channels_last: bool = False  # NHWC memory format for conv nets (faster oneDNN / cuDNN kernels)
-    amp: bool = False  # bfloat16 autocast for the forward pass (for GPUs with bf16; weights stay float32)
+    # bfloat16 autocast for the forward pass where the device computes bf16 natively (CPU with AVX512-BF16/AMX,
+    # CUDA with bf16), else float32 and the run says why (device.precision_for); weights stay float32
+    amp: bool = False
     compile: bool = False  # torch.compile the training model (pays a compile up front; for long GPU runs)
     target_acc: float = 0.0  # stop at the end of the first epoch whose test accuracy (%) reaches this (0 = off)
     tensorboard: bool = False  # also write TensorBoard scalars and misclassified digits to runs/<name>/tb/
@@ -142,11 +147,10 @@ def _coerce(key: str, value: Any, annotation: Any) -> Any:
     elif "tuple[int" in text or "tuple[float" in text:
         kind = int if "tuple[int" in text else float
         items = value if isinstance(value, (list, tuple)) else [value]
-        try:
-            if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in items):
-                return tuple(kind(v) for v in items)
-        except (TypeError, ValueError):
-            pass
+        # an int tuple takes ints only: int(1.5) would silently turn class 1.5 into class 1
+        allowed = (int,) if kind is int else (int, float)
+        if all(isinstance(v, allowed) and not isinstance(v, bool) for v in items):
+            return tuple(kind(v) for v in items)
     kind = getattr(annotation, "__name__", None) if isinstance(annotation, type) else None
     kind = kind or text.replace("typing.", "").replace(", ...", "")
     raise ConfigError(f"config key '{key}': {value!r} is not a valid {kind}")
@@ -287,6 +291,7 @@ def validate(config: Config) -> Config:
         (t.ckpt_every >= 0, "train.ckpt_every must be 0 (epoch ends only) or positive"),
         (0 <= t.target_acc <= 100, f"train.target_acc is a percentage (0 = off), got {t.target_acc}"),
         (o.lr > 0, f"optim.lr must be positive, got {o.lr}"),
+        (config.model.init_std > 0, f"model.init_std must be positive, got {config.model.init_std}"),
         (0 <= o.momentum < 1, f"optim.momentum must be in [0, 1), got {o.momentum}"),
         (0 <= o.dampening <= 1, f"optim.dampening must be in [0, 1], got {o.dampening}"),
         (o.weight_decay >= 0, f"optim.weight_decay must be >= 0, got {o.weight_decay}"),

@@ -57,3 +57,14 @@ def test_bad_loss_configs():
         make_loss(LossConfig(name="hinge"))
     with pytest.raises(ConfigError):
         make_loss(LossConfig(name="softmax-ce", label_smoothing=0.1))
+
+
+def test_mse_on_one_hot_targets_matches_torch():
+    from digitlab.config import LossConfig
+
+    outputs = torch.randn(4, 10)
+    targets = torch.tensor([1, 0, 9, 3])
+    expected = torch.nn.MSELoss()(outputs, torch.nn.functional.one_hot(targets, 10).float())
+    assert torch.allclose(make_loss(LossConfig(name="mse"))(outputs, targets), expected)
+    summed = make_loss(LossConfig(name="mse", reduction="sum"))(outputs, targets)
+    assert torch.allclose(summed, expected * 4)

@@ -4,6 +4,8 @@
       .log(record)                metrics.jsonl (+ TensorBoard) and the in-memory history the summary is built from
       .save_weights / .save_resume  checkpoints/last|best|resume.safetensors, each with its CheckpointInfo
       .resume_history(step)       the records of a run being resumed, cut to what its checkpoint holds
+      .step_loss(loss)            every step's loss, kept on the device and appended to losses.f32 at each
+                                  checkpoint (float32, entry i = step i + 1), whatever log_every is
       .summary(session, ended)    summary.json's content, built from the history (metrics.jsonl is not re-read)
 
 Only rank 0 writes under torchrun; the other ranks' books write nothing.
@@ -43,6 +45,7 @@ class RunBook:
         self.writes = ddp.is_main
         self.ckpt_dir = run_dir / "checkpoints"
         self.history: list[dict] = []  # every record of the run, oldest first (also those before a resume)
+        self._pending: list[torch.Tensor] = []  # device scalars of steps not yet in losses.f32
         self._log = runs.MetricsLog(run_dir / "metrics.jsonl") if self.writes else runs.NullLog()
         self._tb = None
         if config.train.tensorboard and self.writes:
@@ -57,6 +60,20 @@ class RunBook:
         if self.writes:
             runs.MetricsLog.truncate_after(path, step)
         self.history = [r for r in runs.MetricsLog.read(path) if r.get("step", 0) <= step]
+        if self.writes:
+            runs.truncate_step_losses(self.run_dir, step)
+
+    def step_loss(self, loss: torch.Tensor) -> None:
+        """Keep one step's loss (a device scalar; nothing is read back here)."""
+        if self.writes:
+            self._pending.append(loss.float())
+
+    def flush_step_losses(self) -> None:
+        """Append the pending losses to losses.f32 (one device read per checkpoint)."""
+        if self._pending:
+            values = torch.stack(self._pending).cpu().numpy().astype("<f4")
+            self._pending.clear()
+            runs.append_step_losses(self.run_dir, values)
 
     def log(self, record: dict) -> None:
         self.history.append(record)
@@ -69,6 +86,7 @@ class RunBook:
             self._tb.epoch(record, s.model, s.data.test, self.preprocessing)
 
     def close(self) -> None:
+        self.flush_step_losses()
         self._log.close()
         if self._tb:
             self._tb.close()
@@ -88,6 +106,7 @@ class RunBook:
         checkpoint.save_weights(self.ckpt_dir / "last.safetensors", s.model, info)
 
     def save_resume(self, s: Session) -> None:
+        self.flush_step_losses()  # the losses file always covers at least the steps the checkpoint holds
         if self.writes:
             checkpoint.save_resume(self.ckpt_dir / "resume.safetensors", s.model, s.optimizer, s.scheduler,
                                    dict(vars(s.state)), self.info(s))

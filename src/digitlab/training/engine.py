@@ -45,7 +45,8 @@ def _run(s: Session, reporter: Reporter) -> dict:
         reporter.on_message(s.data.dataset.fallback)
     reporter.on_start(_start_info(s))
     try:
-        ended = loop.fit(s, reporter)
+        # a run killed after its last epoch but before it was closed has nothing left to train: it is only finished
+        ended = loop.fit(s, reporter) if s.state.epoch < s.config.train.epochs else "done"
     except TrainingInterrupted:
         if main:
             runs.set_status(s.run_dir, "interrupted", step=s.state.global_step)
@@ -126,7 +127,10 @@ def resume(run_dir: str | Path, overrides: list[str] | None = None, reporter: Re
         raise ConfigError(f"--resume: '{bad[0]}' cannot change mid-run; only {', '.join(RESUME_OVERRIDABLE)} can")
     config = check_config(cfgmod.with_overrides(cfgmod.with_values(saved, values), overrides))
     position = checkpoint.read_resume_position(ckpt)
-    if int(position.get("epoch", 0)) >= config.train.epochs:  # the epochs asked for are done (or passed, mid-epoch)
+    # the epochs asked for are done: refuse, unless the run did all of its own epochs but was killed before it was
+    # closed (summary, status): then resuming only finishes it
+    complete = int(position.get("epoch", 0)) >= config.train.epochs
+    if complete and (runs.run_status(run_dir) == "finished" or "train.epochs" in keys):
         raise ConfigError(f"--resume {run_dir}: already trained {position.get('epoch')} epochs; raise --epochs to go on")
     if config.train.max_steps and int(position.get("global_step", 0)) >= config.train.max_steps \
             and "train.max_steps" not in keys:

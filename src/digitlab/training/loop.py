@@ -96,6 +96,7 @@ def run_epoch(s: Session, reporter: Reporter, stop: StopFlag) -> bool:
         loss = train_step(s.net, x, y, s.loss_fn, s.optimizer, s.scheduler, s.config.optim.grad_clip,
                           tc.channels_last, tc.amp)
         s.bad_step = torch.where((s.bad_step < 0) & ~torch.isfinite(loss), state.global_step, s.bad_step)
+        s.book.step_loss(loss)
         loss_sum += loss if s.config.loss.reduction == "sum" else loss * len(y)
         s.epoch_samples += len(y)
         state.step_in_epoch += 1

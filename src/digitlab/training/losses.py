@@ -102,10 +102,26 @@ def softmax_ce(cfg: LossConfig, device: torch.device | None = None) -> LossFn:
     return CheckedLoss(fn, "softmax-ce")
 
 
+def mse(cfg: LossConfig, device: torch.device | None = None) -> LossFn:
+    """Seed 001's nn.MSELoss, used for classification: the model's raw outputs against one-hot targets (mean over
+    classes and batch, as nn.MSELoss(reduction='mean')). For comparison with cross-entropy; it learns more slowly."""
+    if cfg.class_weights or cfg.label_smoothing:
+        raise ConfigError("loss 'mse' takes no class weights or label smoothing")
+
+    def fn(outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        if not targets.is_floating_point():
+            targets = F.one_hot(targets, outputs.shape[1]).to(outputs.dtype)
+        per_sample = F.mse_loss(outputs, targets, reduction="none").mean(1)
+        return per_sample.sum() if cfg.reduction == "sum" else per_sample.mean()
+
+    return fn
+
+
 LOSSES: dict[str, Callable[[LossConfig, torch.device | None], LossFn]] = {
     "ce": cross_entropy,
     "nll": nll,
     "softmax-ce": softmax_ce,
+    "mse": mse,
 }
 
 

@@ -27,6 +27,7 @@ from digitlab.data.sources import Dataset, load_dataset
 from digitlab.data.transforms import Augment
 from digitlab.errors import ConfigError
 from digitlab.models import get_model, model_spec
+from digitlab.models.init import INITS, init_weights
 from digitlab.training import checkpoint
 from digitlab.training.book import RunBook
 from digitlab.training.losses import make_loss
@@ -59,6 +60,11 @@ def check_config(config: Config) -> Config:
                           f"{n_classes} classes: give one weight per class")
     if any(c >= n_classes for c in config.data.classes):
         raise ConfigError(f"data.classes {list(config.data.classes)}: {config.data.dataset} has classes 0..{n_classes - 1}")
+    if config.model.init not in INITS:
+        raise ConfigError(f"model.init '{config.model.init}': choose one of {', '.join(INITS)}")
+    if config.model.init_bias not in ("default", "zero"):
+        raise ConfigError(f"model.init_bias '{config.model.init_bias}': choose default or zero")
+    make_loss(config.loss)  # a loss that refuses its settings (e.g. softmax-ce with weights) says so now
     if config.train.device.split(":")[0] not in DEVICE_CHOICES:
         raise ConfigError(f"train.device '{config.train.device}': choose one of {', '.join(DEVICE_CHOICES)}")
     return config
@@ -198,7 +204,9 @@ def open_session(config: Config, run_dir: Path, device: torch.device, ddp: distr
     --epochs does not rewind the learning rate).
     """
     torch.manual_seed(config.train.seed)
-    model = get_model(config.model.name, num_classes=len(data.preprocessing.classes)).to(device)
+    model = get_model(config.model.name, num_classes=len(data.preprocessing.classes))
+    init_weights(model, config.model.init, config.model.init_std, config.model.init_bias)
+    model = model.to(device)
     if config.train.channels_last:
         model = model.to(memory_format=torch.channels_last)
     optimizer = make_optimizer(model.parameters(), config.optim)

@@ -1,0 +1,79 @@
+"""How runs end: every step's loss kept, --max-steps stops keep weights and a score, a killed-at-the-end run can be
+finished, torch.compile on CPU, best chosen on validation when there is one."""
+
+import json
+
+import numpy as np
+import pytest
+
+from digitlab import config as cfgmod
+from digitlab.config import Config
+from digitlab.evaluate import evaluate
+from digitlab.runs import MetricsLog, read_step_losses, run_status
+from digitlab.training.engine import resume, train
+
+
+def make_config(idx_dir, *overrides):
+    base = ["data.dataset=idx", f"data.data_dir='{idx_dir}'", "train.device=cpu", "train.batch_size=32",
+            "optim.lr=0.05", "optim.momentum=0.9", "train.log_every=5", "data.limit=256"]
+    return cfgmod.with_overrides(Config(recipe="test"), base + list(overrides))
+
+
+def test_every_step_loss_is_kept_whatever_log_every(idx_dir, tmp_path):
+    train(make_config(idx_dir, "train.epochs=2", "train.log_every=100"), run_dir=tmp_path / "r")
+    losses = read_step_losses(tmp_path / "r")
+    assert losses.shape == (16,) and np.isfinite(losses).all()
+    logged = {r["step"]: r["loss"] for r in MetricsLog.read(tmp_path / "r" / "metrics.jsonl") if r["kind"] == "step"}
+    assert logged and all(losses[step - 1] == pytest.approx(loss, rel=1e-6) for step, loss in logged.items())
+    epochs = [r for r in MetricsLog.read(tmp_path / "r" / "metrics.jsonl") if r["kind"] == "epoch"]
+    assert all(r["train_loss"] > 0 for r in epochs) and epochs[1]["train_loss"] < epochs[0]["train_loss"]
+
+
+def test_losses_follow_a_resume_exactly(idx_dir, tmp_path):
+    train(make_config(idx_dir, "train.epochs=2", "train.max_steps=11"), run_dir=tmp_path / "r")
+    assert read_step_losses(tmp_path / "r").shape == (11,)
+    resume(tmp_path / "r")
+    train(make_config(idx_dir, "train.epochs=2"), run_dir=tmp_path / "straight")
+    assert np.array_equal(read_step_losses(tmp_path / "r"), read_step_losses(tmp_path / "straight"))
+
+
+def test_max_steps_run_keeps_weights_and_a_test_score(idx_dir, tmp_path):
+    summary = train(make_config(idx_dir, "train.epochs=3", "train.max_steps=5"), run_dir=tmp_path / "r")
+    assert summary["status"] == "stopped" and summary["ended"] == "max_steps"
+    assert summary["final_test_acc"] is not None and (tmp_path / "r" / "checkpoints" / "last.safetensors").exists()
+    assert evaluate(tmp_path / "r", data_dir=idx_dir)["accuracy"] == pytest.approx(summary["final_test_acc"])
+
+
+def test_run_with_only_a_resume_checkpoint_is_usable(idx_dir, tmp_path):
+    train(make_config(idx_dir, "train.epochs=3", "train.max_steps=5"), run_dir=tmp_path / "r")
+    for name in ("last.safetensors", "best.safetensors"):
+        (tmp_path / "r" / "checkpoints" / name).unlink(missing_ok=True)
+    result = evaluate(tmp_path / "r", data_dir=idx_dir)
+    assert result["checkpoint_kind"] == "resume" and result["n"] == 200
+
+
+def test_run_killed_while_closing_can_be_finished(idx_dir, tmp_path):
+    summary = train(make_config(idx_dir, "train.epochs=1"), run_dir=tmp_path / "r")
+    (tmp_path / "r" / "summary.json").unlink()
+    info = json.loads((tmp_path / "r" / "run.json").read_text())  # as if killed before the run was closed:
+    (tmp_path / "r" / "run.json").write_text(json.dumps({**info, "status": "running", "pid": 2**22 + 12345}))
+    assert run_status(tmp_path / "r") == "interrupted"
+    finished = resume(tmp_path / "r")
+    assert finished["status"] == "finished" and finished["steps"] == summary["steps"]
+    assert finished["final_test_acc"] == summary["final_test_acc"]
+    assert json.loads((tmp_path / "r" / "summary.json").read_text())["status"] == "finished"
+    assert run_status(tmp_path / "r") == "finished"
+
+
+def test_best_checkpoint_is_chosen_on_validation_when_there_is_one(idx_dir, tmp_path):
+    with_val = train(make_config(idx_dir, "train.epochs=2", "data.val_size=64"), run_dir=tmp_path / "v")
+    assert with_val["best_chosen_on"] == "val" and with_val["final_val_acc"] is not None
+    without = train(make_config(idx_dir, "train.epochs=1"), run_dir=tmp_path / "t")
+    assert without["best_chosen_on"] == "test"
+
+
+@pytest.mark.slow
+def test_compile_on_cpu_trains_a_few_steps(idx_dir, tmp_path):
+    summary = train(make_config(idx_dir, "train.epochs=1", "train.max_steps=3", "train.compile=true",
+                                "model.name=lenet5"), run_dir=tmp_path / "c")
+    assert summary["steps"] == 3 and summary["final_test_acc"] is not None
