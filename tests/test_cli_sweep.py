@@ -72,7 +72,7 @@ def test_resume_takes_only_trials_and_jobs(tmp_path, idx_dir):
 @pytest.mark.slow
 def test_two_worker_processes_share_one_sqlite_study(tmp_path, idx_dir):
     result = runner.invoke(app, ["sweep", *tiny_args(idx_dir), "--param", "optim.lr=0.01,0.02,0.03,0.05",
-                                 "--sampler", "grid", "--jobs", "2",
+                                 "--sampler", "grid", "--pruner", "none", "--jobs", "2",
                                  "--root", str(tmp_path), "--name", "s", "--json"])
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
@@ -86,3 +86,15 @@ def test_two_worker_processes_share_one_sqlite_study(tmp_path, idx_dir):
     study = open_study(load_sweep(tmp_path / "s")[0], tmp_path / "s")
     assert {t.user_attrs["worker"] for t in study.trials} == {0, 1}  # both processes ran trials
     assert len({t.user_attrs["pid"] for t in study.trials}) == 2
+
+
+def test_shipped_sweep_file_with_command_line_overrides(tmp_path, idx_dir):
+    result = runner.invoke(app, ["sweep", "--file", "net-compare", *tiny_args(idx_dir), "--trials", "1",
+                                 "--root", str(tmp_path), "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["name"] == "net-compare" and data["target"] == 1 and data["counts"] == {"complete": 1}
+    assert set(data["trials"][0]["params"]) == {"model.name", "train.seed"}
+    spec = json.loads((tmp_path / "net-compare" / "sweep.json").read_text())
+    assert (spec["sampler"], spec["pruner"]) == ("grid", "none")  # from the file
+    assert "epochs = 1" in (tmp_path / "net-compare" / "trial-000" / "config.toml").read_text()  # from the options

@@ -12,7 +12,8 @@ from digitlab import config as cfgmod
 from digitlab.errors import ConfigError
 from digitlab.runs import MetricsLog, run_status
 from digitlab.sweep import SweepEvents, new_sweep, run_worker
-from digitlab.sweep.study import PRUNERS, TrialReporter, load_sweep, open_study, raise_trials
+from digitlab.sweep.choices import METRICS, PRUNERS
+from digitlab.sweep.study import TrialReporter, load_sweep, open_study, raise_trials
 
 
 class Recorder(SweepEvents):
@@ -30,7 +31,7 @@ class Recorder(SweepEvents):
 
 
 def test_trials_are_run_folders_valued_on_validation(tmp_path, tiny):
-    folder = new_sweep("quickstart", ["optim.lr=log:1e-2:3e-1", "model.name=mlp,mlp-deep"], 2, overrides=tiny,
+    folder = new_sweep("quickstart", ["optim.lr=log:1e-2:3e-1", "optim.momentum=0,0.9"], 2, overrides=tiny,
                        sampler="random", root=tmp_path, name="s")
     events = Recorder()
     assert run_worker(folder, events) == 2
@@ -42,7 +43,7 @@ def test_trials_are_run_folders_valued_on_validation(tmp_path, tiny):
         run = folder / f"trial-{t.number:03d}"
         assert run_status(run) == "finished"
         config = cfgmod.from_dict(cfgmod.load_toml(run / "config.toml"))
-        assert (config.optim.lr, config.model.name) == (t.params["optim.lr"], t.params["model.name"])
+        assert (config.optim.lr, config.optim.momentum) == (t.params["optim.lr"], t.params["optim.momentum"])
         assert config.data.val_size == 60
         epochs = [r for r in MetricsLog.read(run / "metrics.jsonl") if r.get("kind") == "epoch"]
         assert t.value == max(r["val_acc"] for r in epochs)  # the objective: validation, best epoch
@@ -74,8 +75,6 @@ def test_reporter_passes_validation_not_test_scores():
         def should_prune(self):
             return True
 
-    from digitlab.sweep.study import METRICS
-
     reporter = TrialReporter(FakeTrial(), METRICS["val_acc"], SweepEvents())
     reporter.on_epoch_end({"kind": "epoch", "epoch": 1, "test_acc": 99.0, "val_acc": 80.0})
     assert FakeTrial.reported == [(1, 80.0)]
@@ -96,6 +95,9 @@ def test_resume_fails_a_trial_left_running_by_a_dead_process(tmp_path, tiny):
 
     stale.set_user_attr("host", socket.gethostname())
     stale.set_user_attr("pid", int(dead.stdout))  # as a killed worker leaves it: RUNNING, its process gone
+    from digitlab.sweep.report import summarize
+
+    assert [r.state for r in summarize(folder).rows] == ["interrupted"]  # what `sweep show` says before resuming
     events = Recorder()
     assert run_worker(folder, events) == 1  # the stale trial is not counted: a new one runs
     states = {t.number: t.state for t in open_study(spec, folder).get_trials()}
@@ -135,3 +137,25 @@ def test_missing_optuna_is_one_line_with_the_fix(tmp_path, tiny, monkeypatch):
     monkeypatch.setitem(sys.modules, "optuna", None)  # as if not installed: `import optuna` raises ImportError
     with pytest.raises(digitlab.errors.DigitlabError, match=r"pip install 'digitlab\[sweep\]'"):
         new_sweep("quickstart", ["optim.lr=log:1e-2:3e-1"], 1, overrides=tiny, root=tmp_path, name="s")
+
+
+def test_two_folders_share_one_study_through_storage(tmp_path, tiny):
+    """The multi-machine recipe (same --storage URL and --name on each machine), with an SQLite file as the database."""
+    from digitlab.sweep.report import best_config_toml, summarize
+
+    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    a = new_sweep("quickstart", ["optim.lr=log:1e-2:3e-1"], 1, overrides=tiny, sampler="random", storage=url,
+                  root=tmp_path / "machine-a", name="s")
+    assert run_worker(a) == 1
+    b = new_sweep("quickstart", ["optim.lr=log:1e-2:3e-1"], 2, overrides=tiny, sampler="random", storage=url,
+                  root=tmp_path / "machine-b", name="s")
+    assert run_worker(b) == 1  # trial 0 is already done (in a): b runs only trial 1
+    assert not (a / "study.db").exists() and (b / "trial-001").is_dir() and not (b / "trial-000").exists()
+    for folder in (a, b):  # each folder sees both trials; one of them holds the best trial's run, the other rebuilds it
+        result = summarize(folder)
+        assert sorted(r.number for r in result.rows) == [0, 1]
+        best = cfgmod.from_dict(cfgmod.tomllib.loads(best_config_toml(result)))
+        assert best.optim.lr == result.best.params["optim.lr"] and best.data.val_size == 60
+    with pytest.raises(ConfigError, match="already sweeps other parameters"):
+        new_sweep("quickstart", ["optim.lr=log:1e-3:3e-1"], 2, overrides=tiny, storage=url,
+                  root=tmp_path / "machine-c", name="s")

@@ -65,7 +65,7 @@ class SweepProgress(SweepEvents):
 
     def row(self, row) -> None:
         """Print one finished trial (once) and move the bar."""
-        if row.number in self.seen or row.state == "running":
+        if row.number in self.seen or row.state in ("running", "interrupted"):
             return
         self.seen.add(row.number)
         better = (lambda a, b: a > b) if self.direction == "maximize" else (lambda a, b: a < b)
@@ -115,9 +115,11 @@ def print_result(result, as_json: bool, as_csv: bool, written: list[Path]) -> No
     counts = result.counts
     out.print(f"{sum(counts.values())} trials (target {result.target}): {counts.get('complete', 0)} complete, "
               f"{counts.get('pruned', 0)} pruned, {counts.get('fail', 0)} failed (not counted)"
-              + (f", {counts['running']} running" if counts.get("running") else ""))
+              + (f", {counts['running']} running" if counts.get("running") else "")
+              + (f", {counts['interrupted']} interrupted (marked failed on --resume)" if counts.get("interrupted") else ""))
     if result.best is not None:
-        test = f"{result.best_test_acc:.2f}%" if result.best_test_acc is not None else "not logged"
+        test = (f"{result.best_test_acc:.2f}%" if result.best_test_acc is not None
+                else "not in this folder (the trial ran on another machine sharing the study)")
         out.print(labelled("best:", "bold", f"trial {result.best.number} ({result.best.run}), {result.metric} "
                            f"{_value(result.best.value, result.metric)} on validation, {_params_text(result.best.params)}"))
         out.print(f"its test accuracy (reported once, never used to choose): {test}")
@@ -135,8 +137,9 @@ def _finish(folder: Path, as_json: bool, as_csv: bool) -> None:
 def _run(folder: Path, jobs: int, console) -> None:
     """Run the sweep's remaining trials here (jobs=1) or in worker processes, with progress."""
     from digitlab.sweep import run_worker
+    from digitlab.sweep.choices import METRICS, target_trials
     from digitlab.sweep.report import summarize
-    from digitlab.sweep.study import METRICS, load_sweep, target_trials
+    from digitlab.sweep.study import load_sweep
 
     spec, _ = load_sweep(folder)
     before = summarize(folder)

@@ -5,7 +5,8 @@
     report.summarize(sweep_dir) -> SweepResult        the sorted rows, counts, best trial (on validation)
     report.write_outputs(result)                      best.toml + params.png, history.png, importance.png
 
-params.py parses what to vary, study.py owns the Optuna study and the trial loop, report.py the results.
+params.py parses what to vary, choices.py holds the metric/sampler/pruner registries, study.py owns the Optuna
+study and the trial loop, workers.py the --jobs processes, report.py the results.
 """
 
 from __future__ import annotations
@@ -58,7 +59,7 @@ def new_sweep(recipe: str, params: list[str], trials: int, *, overrides: list[st
     if "/" in name or "\\" in name or name in (".", ".."):
         raise ConfigError(f"--name '{name}': a sweep name cannot contain path separators")
     spec = SweepSpec(name, recipe, parsed, trials, sampler, metric, pruner, seed, storage)
-    from digitlab.sweep.study import check_spec
+    from digitlab.sweep.choices import check_spec
 
     check_spec(spec)  # before the data loads: a bad sampler name should not wait for that
     folder = Path(root) if root else paths.runs_root()

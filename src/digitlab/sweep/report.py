@@ -19,18 +19,20 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from digitlab import config as cfgmod  # noqa: E402
 from digitlab import io  # noqa: E402
 from digitlab.runs import MetricsLog  # noqa: E402
+from digitlab.sweep.choices import METRICS, target_trials  # noqa: E402
 from digitlab.sweep.params import SweepSpec  # noqa: E402
-from digitlab.sweep.study import METRICS, load_sweep, open_study, target_trials  # noqa: E402
+from digitlab.sweep.study import is_dead, load_sweep, open_study  # noqa: E402
 
-STATE_ORDER = {"complete": 0, "pruned": 1, "running": 2, "fail": 3, "waiting": 4}
+STATE_ORDER = {"complete": 0, "pruned": 1, "running": 2, "interrupted": 3, "fail": 4, "waiting": 5}
 
 
 @dataclass(frozen=True)
 class TrialRow:
     number: int
-    state: str  # complete | pruned | running | fail
+    state: str  # complete | pruned | running | interrupted (running, but its process on this host is gone) | fail
     value: float | None  # the metric (validation): a complete trial's best epoch, a pruned one's last report
     params: dict
     run: str  # run folder name under the sweep folder
@@ -67,8 +69,10 @@ class SweepResult:
 def row_for(trial) -> TrialRow:
     """An Optuna FrozenTrial as a table row."""
     state = trial.state.name.lower()
+    if state == "running" and is_dead(trial):
+        state = "interrupted"  # the next worker or --resume marks it failed
     value = trial.value
-    if value is None and trial.intermediate_values:  # pruned: its last report
+    if value is None and state == "pruned" and trial.intermediate_values:  # its last report
         value = trial.intermediate_values[max(trial.intermediate_values)]
     seconds = None
     if trial.datetime_start and trial.datetime_complete:
@@ -162,7 +166,13 @@ def groups(result: SweepResult, key: str) -> list[Group]:
 def best_config_toml(result: SweepResult) -> str:
     """The best trial's own resolved config (its run folder's config.toml) under a header saying where from."""
     assert result.best is not None
-    text = (Path(result.folder) / result.best.run / "config.toml").read_text(encoding="utf-8")
+    run_config = Path(result.folder) / result.best.run / "config.toml"
+    if run_config.is_file():
+        text = run_config.read_text(encoding="utf-8")
+    else:  # the trial ran on another machine sharing the study (--storage): rebuild its config from ours
+        _, base = load_sweep(result.folder)
+        text = cfgmod.dumps(cfgmod.with_overrides(base, [p.override(result.best.params[p.key])
+                                                         for p in result.spec.params], origin="--param"))
     params = ", ".join(f"{k}={v}" for k, v in result.best.params.items())
     header = (f"# Best trial of sweep '{result.name}': {result.best.run}, {result.metric} {result.best.value:.4g} "
               f"(validation split, data.val_size)\n# with {params}\n"
@@ -251,7 +261,7 @@ def plot_importance(result: SweepResult, values: dict[str, float], out: Path) ->
     fig, ax = plt.subplots(figsize=(6.4, 0.5 + 0.5 * max(len(values), 1)))
     keys = list(values)[::-1]
     ax.barh(keys, [values[k] for k in keys], color="C2")
-    ax.set_xlabel("importance (share of the metric's variation, Optuna PED-ANOVA)")
+    ax.set_xlabel("importance (Optuna PED-ANOVA, normalised to sum to 1)")
     ax.set_title(f"sweep {result.name}: parameter importance", fontsize=10)
     ax.grid(alpha=0.3, axis="x")
     return _save(fig, out)

@@ -18,11 +18,11 @@ does the same after GRACE_SECONDS for workers on other machines. Failed trials a
 
 from __future__ import annotations
 
-import math
+import json
 import os
 import socket
 import warnings
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -30,83 +30,13 @@ from digitlab import config as cfgmod
 from digitlab import io
 from digitlab.config import Config
 from digitlab.errors import ConfigError, DigitlabError, TrainingError, TrainingInterrupted
+from digitlab.sweep.choices import METRICS, PRUNERS, SAMPLERS, Metric, check_spec, target_trials
 from digitlab.sweep.params import Param, SweepSpec
 from digitlab.training.report import Reporter
 
 HEARTBEAT_SECONDS = 30  # a running trial's worker writes a heartbeat this often
 GRACE_SECONDS = 120  # a RUNNING trial with no heartbeat for this long is failed (its worker is gone)
 SQLITE_TIMEOUT = 60  # seconds a worker waits for another's write lock on the SQLite study
-
-
-@dataclass(frozen=True)
-class Metric:
-    record_key: str  # the key in a per-epoch metrics.jsonl record
-    direction: str  # "maximize" | "minimize"
-
-    def best(self, values: list[float]) -> float:
-        return max(values) if self.direction == "maximize" else min(values)
-
-
-METRICS = {"val_acc": Metric("val_acc", "maximize"), "val_loss": Metric("val_loss", "minimize")}
-
-
-def _tpe(spec: SweepSpec, seed: int):
-    import optuna
-
-    # Optuna's default is 10 random trials before TPE models anything; a short sweep keeps a third of its budget.
-    return optuna.samplers.TPESampler(seed=seed, n_startup_trials=min(10, max(3, spec.trials // 3)))
-
-
-def _random(spec: SweepSpec, seed: int):
-    import optuna
-
-    return optuna.samplers.RandomSampler(seed=seed)
-
-
-def _grid(spec: SweepSpec, seed: int):
-    import optuna
-
-    # Grid ids index a seeded shuffle of the grid: every worker must shuffle alike, so the sweep's seed, not `seed`.
-    return optuna.samplers.GridSampler({p.key: p.grid() for p in spec.params}, seed=spec.seed)
-
-
-SAMPLERS = {"tpe": _tpe, "random": _random, "grid": _grid}
-
-
-def _median():
-    import optuna
-
-    # Prune a trial whose epoch score is below the median of earlier trials at that epoch, once 3 trials finished.
-    return optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=0)
-
-
-def _no_pruner():
-    import optuna
-
-    return optuna.pruners.NopPruner()
-
-
-PRUNERS = {"median": _median, "none": _no_pruner}
-
-
-def check_spec(spec: SweepSpec) -> None:
-    for label, value, registry in (("--sampler", spec.sampler, SAMPLERS), ("--metric", spec.metric, METRICS),
-                                   ("--pruner", spec.pruner, PRUNERS)):
-        if value not in registry:
-            raise ConfigError(f"{label} '{value}': choose one of {', '.join(registry)}")
-    if spec.trials < 1:
-        raise ConfigError(f"--trials {spec.trials}: a sweep needs at least one trial")
-    if spec.sampler == "grid":
-        grid_size(spec.params)  # raises for a float range with no step
-
-
-def grid_size(params: tuple[Param, ...]) -> int:
-    return math.prod(len(p.grid()) for p in params)
-
-
-def target_trials(spec: SweepSpec) -> int:
-    """How many trials the sweep finishes: --trials, or the whole grid when that is smaller."""
-    return min(spec.trials, grid_size(spec.params)) if spec.sampler == "grid" else spec.trials
 
 
 # ------------------------------------------------------------------------------------------- folder and storage
@@ -149,9 +79,18 @@ def create_sweep(spec: SweepSpec, base: Config, sweep_dir: str | os.PathLike) ->
                           f"continue it with: digitlab sweep --resume {sweep_dir}")
     sweep_dir.mkdir(parents=True, exist_ok=True)
     spec = replace(spec, study_name=spec.study_name or spec.name)
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    optuna.create_study(storage=open_storage(storage_url(spec, sweep_dir)), study_name=spec.study_name,
-                        direction=METRICS[spec.metric].direction, load_if_exists=bool(spec.storage))
+    optuna.logging.set_verbosity(optuna.logging.ERROR)  # failures are reported by digitlab, once
+    study = optuna.create_study(storage=open_storage(storage_url(spec, sweep_dir)), study_name=spec.study_name,
+                                direction=METRICS[spec.metric].direction, load_if_exists=bool(spec.storage))
+    # What is swept, kept in the study itself: another machine joining it (--storage, same --name) must agree.
+    shared = {"params": [p.to_dict() for p in spec.params], "metric": spec.metric, "base": cfgmod.to_dict(base)}
+    held = study.user_attrs.get("sweep")
+    if held is None:
+        study.set_user_attr("sweep", json.loads(json.dumps(shared)))
+    elif held != json.loads(json.dumps(shared)):
+        sweep_dir.rmdir()
+        raise ConfigError(f"--storage {spec.storage}: study '{spec.study_name}' already sweeps other parameters or "
+                          "another base config; use the same recipe, --param and --set on every machine, or a new --name")
     io.atomic_write(sweep_dir / "base.toml", cfgmod.dumps(base))
     io.write_json(sweep_dir / "sweep.json", spec.to_dict())
     return sweep_dir
@@ -180,7 +119,7 @@ def raise_trials(sweep_dir: str | os.PathLike, trials: int) -> SweepSpec:
 def open_study(spec: SweepSpec, sweep_dir: Path, sampler=None):
     optuna = require_optuna()
 
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    optuna.logging.set_verbosity(optuna.logging.ERROR)  # failures are reported by digitlab, once
     try:
         return optuna.load_study(study_name=spec.study_name or spec.name, storage=open_storage(storage_url(spec, sweep_dir)),
                                  sampler=sampler, pruner=PRUNERS[spec.pruner]())
@@ -199,15 +138,20 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def is_dead(trial) -> bool:
+    """A RUNNING trial whose worker ran on this host and whose process is gone (killed, crashed, power loss)."""
+    attrs = trial.user_attrs
+    return attrs.get("host") == socket.gethostname() and not _alive(int(attrs.get("pid", 0)))
+
+
 def fail_dead_trials(study) -> list[int]:
     """Mark FAIL the RUNNING trials whose worker process is gone (this host) or silent (heartbeat, any host)."""
     import optuna
     from optuna.trial import TrialState
 
     failed = []
-    host = socket.gethostname()
     for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        if t.user_attrs.get("host") == host and not _alive(int(t.user_attrs.get("pid", 0))):
+        if is_dead(t):
             try:
                 study._storage.set_trial_state_values(t._trial_id, TrialState.FAIL)
                 failed.append(t.number)
