@@ -41,8 +41,8 @@ def list_recipes() -> list[Recipe]:
 
 
 DEFAULT_RECIPE = "quickstart"
-ORDER = ["quickstart", "quickstart-deep", "lenet5", "mlp-sgd", "mlp-5layer", "cnn-small", "pytorch-example", "strong",
-         "fast", "best"]
+ORDER = ["quickstart", "quickstart-deep", "lenet5", "mlp-sgd", "mlp-5layer", "cnn-small", "rnn", "lstm", "gru",
+         "pytorch-example", "strong", "fast", "best"]
 
 
 def _order(name: str) -> tuple[int, str]:
