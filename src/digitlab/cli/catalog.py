@@ -1,4 +1,4 @@
-"""`digitlab models` and `digitlab recipes`: what the registries hold."""
+"""`digitlab recipes`: what the recipe registry holds (`digitlab models` lives in cli/inspect.py)."""
 
 from __future__ import annotations
 
@@ -9,35 +9,19 @@ from digitlab.cli.app import app
 from digitlab.cli.console import handle_errors, out, print_json
 
 
-@app.command("models")
-@handle_errors
-def models_cmd(as_json: bool = typer.Option(False, "--json")) -> None:
-    """The model registry: name, parameters, input size, where it comes from."""
-    from digitlab.models import count_parameters, get_model, list_models, model_spec
-
-    rows = []
-    for name in list_models():
-        spec = model_spec(name)
-        rows.append({"name": name, "params": count_parameters(get_model(name)), "input_size": spec.input_size,
-                     "normalize": spec.normalize, "output": spec.output, "source": spec.source,
-                     "description": spec.description})
-    if as_json:
-        print_json(rows)
-        return
-    table = Table("model", "params", "input", "source", "description")
-    for r in rows:
-        table.add_row(r["name"], f"{r['params']:,}", f"{r['input_size']}x{r['input_size']}", r["source"],
-                      r["description"])
-    out.print(table)
-
-
 @app.command("recipes")
 @handle_errors
-def recipes_cmd(as_json: bool = typer.Option(False, "--json")) -> None:
-    """Every recipe: name, source tutorial, expected accuracy, what it trains."""
+def recipes_cmd(
+    name: str | None = typer.Argument(None, help="Show this recipe's full resolved config (as TOML, or --json)."),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Every recipe: name, source tutorial, expected accuracy, what it trains. With NAME: its whole config."""
     from digitlab.config import to_dict
-    from digitlab.recipes import list_recipes
+    from digitlab.recipes import list_recipes, load_recipe
 
+    if name is not None:
+        show_recipe(load_recipe(name), as_json)
+        return
     rows = [{"name": r.name, "source": r.source, "expected_acc": r.expected_acc, "floor_acc": r.floor_acc,
              "description": r.description, "model": r.config.model.name, "epochs": r.config.train.epochs,
              "config": to_dict(r.config)} for r in list_recipes()]
@@ -48,6 +32,23 @@ def recipes_cmd(as_json: bool = typer.Option(False, "--json")) -> None:
     for r in rows:
         table.add_row(r["name"], r["source"], f"{r['expected_acc']}%" if r["expected_acc"] else "-", r["description"])
     out.print(table)
+    out.print("`digitlab recipes NAME` prints one recipe's full config (every setting, defaults included)")
+
+
+def show_recipe(recipe, as_json: bool) -> None:
+    """One recipe's resolved config: defaults <- its TOML. The TOML form is a valid `--config FILE` (its header
+    lines are comments), so `digitlab recipes lenet5 > mine.toml`, edit, `digitlab train --config mine.toml`."""
+    from digitlab.config import dumps, to_dict
+
+    if as_json:
+        print_json({"name": recipe.name, "source": recipe.source, "expected_acc": recipe.expected_acc,
+                    "floor_acc": recipe.floor_acc, "description": recipe.description, "config": to_dict(recipe.config)})
+        return
+    header = [f"# recipe {recipe.name}: {recipe.description}", f"# from: {recipe.source or '-'}"]
+    if recipe.expected_acc is not None:
+        header.append(f"# expected test accuracy: {recipe.expected_acc}%")
+    header.append(f"# every setting, defaults included; train with it: digitlab train --recipe {recipe.name}")
+    typer.echo("\n".join(header) + "\n\n" + dumps(recipe.config), nl=False)
 
 
 # ------------------------------------------------------------------------------------------------ results

@@ -21,6 +21,7 @@ from digitlab.cli.console import (
     warn_fallback,
 )
 from digitlab.errors import DigitlabError
+from digitlab.io import refuse_overwrite
 
 
 def _progress():
@@ -126,12 +127,20 @@ def data_show(
     classes: str | None = typer.Option(None, "--classes", help="Only these classes, e.g. 3,5"),
     data_dir: Path | None = typer.Option(None, "--data-dir", help=DATA_DIR_HELP),
     strict_data: bool = typer.Option(False, "--strict-data"),
+    force: bool = typer.Option(False, "--force", help="Replace an existing --out file."),
+    batch: bool = typer.Option(False, "--batch", help="Print a recipe's first batch: shapes and dtypes (no grid)."),
+    recipe: str | None = typer.Option(None, "--recipe", help="With --batch: the recipe's pipeline (default quickstart)."),
+    as_json: bool = typer.Option(False, "--json", help="With --batch: print the shapes as JSON."),
 ) -> None:
-    """Write a labelled grid of samples to a PNG."""
+    """Write a labelled grid of samples to a PNG; or, with --batch, a recipe's batch shapes as the tutorials print."""
+    if batch:
+        show_batch(name, recipe, data_dir, strict_data, as_json)
+        return
     from digitlab.data.loader import select
     from digitlab.data.sources import load_dataset
     from digitlab.plots import image_grid
 
+    refuse_overwrite(out_path, force, "--out")  # an earlier grid (or any file) is never replaced silently
     ds = load_dataset(name, data_dir, strict=strict_data)
     warn_fallback(ds.fallback)
     wanted = parse_classes(classes)
@@ -143,6 +152,27 @@ def data_show(
     titles = [f"{int(y)}" + (f" {ds.classes[int(y)]}" if not ds.classes[int(y)].isdigit() else "") for y in labels]
     path = image_grid(images, titles, out_path, suptitle=f"{ds.name} {split} ({ds.source})")
     out.print(f"wrote {path} ({len(labels)} {split} samples of {ds.name})")
+
+
+def show_batch(name: str, recipe: str | None, data_dir: Path | None, strict: bool, as_json: bool) -> None:
+    """Seed 000's shape lines and seed 002's one-sample view, for a recipe's pipeline after its transforms."""
+    from digitlab.inspect import batch_preview
+    from digitlab.recipes import resolve_config
+
+    config = resolve_config(recipe, values={"data.dataset": name, "data.strict": strict or None,
+                                            "data.data_dir": str(data_dir) if data_dir else None})
+    info = batch_preview(config)
+    warn_fallback(info["data"].get("fallback"))
+    if as_json:
+        print_json(info)
+        return
+    out.print(f"Shape of image [N, C, H, W]: {tuple(info['image_shape'])} {info['image_dtype']}")
+    out.print(f"Shape of label: {tuple(info['label_shape'])} {info['label_dtype']}")
+    sample = info["sample"]
+    out.print(f"The item of the dataset: dict_keys({sample['keys']})")
+    out.print(f"Tensor of image in item: {tuple(sample['image_shape'])}  label: {sample['label']}")
+    out.print(f"{info['n_train']:,} training images in {info['batches_per_epoch']:,} batches; pixel values "
+              f"{info['pixel_min']} .. {info['pixel_max']} after the recipe's transforms")
 
 
 # ------------------------------------------------------------------------------------------------ training

@@ -1,0 +1,59 @@
+"""`digitlab models [show NAME_OR_RUN]`: the model registry, and one model's tree, layer table and parameters."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from digitlab.cli.app import app
+from digitlab.cli.console import handle_errors, out, print_json
+
+models_app = typer.Typer(help="The model registry; `models show NAME` describes one model.", invoke_without_command=True)
+app.add_typer(models_app, name="models")
+
+
+@models_app.callback()
+@handle_errors
+def models_cmd(ctx: typer.Context, as_json: bool = typer.Option(False, "--json")) -> None:
+    """The model registry: name, parameters, input size, where it comes from."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from digitlab.models import count_parameters, get_model, list_models, model_spec
+
+    rows = []
+    for name in list_models():
+        spec = model_spec(name)
+        rows.append({"name": name, "params": count_parameters(get_model(name)), "input_size": spec.input_size,
+                     "normalize": spec.normalize, "output": spec.output, "source": spec.source,
+                     "description": spec.description})
+    if as_json:
+        print_json(rows)
+        return
+    table = Table("model", "params", "input", "source", "description")
+    for r in rows:
+        table.add_row(r["name"], f"{r['params']:,}", f"{r['input_size']}x{r['input_size']}", r["source"],
+                      r["description"])
+    out.print(table)
+
+
+@models_app.command("show")
+@handle_errors
+def models_show(
+    target: str = typer.Argument(..., help="A model name (see `digitlab models`) or a run folder / checkpoint."),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """The module tree, each layer's output shape and parameters for the model's input, totals, parameter names."""
+    from digitlab.inspect import model_summary
+
+    info = model_summary(Path(target) if Path(target).exists() else target)
+    if as_json:
+        print_json(info)
+        return
+    out.print(info["tree"])
+    out.print(info["layers"])
+    out.print(f"parameters: {info['total_params']:,} total, {info['trainable_params']:,} trainable")
+    for p in info["parameters"]:  # seed 000's list: Parameter (name=..., shape=(...), dtype=Float32, requires_grad=True)
+        out.print(f"Parameter (name={p['name']}, shape={tuple(p['shape'])}, dtype={p['dtype']}, "
+                  f"requires_grad={p['requires_grad']})")
