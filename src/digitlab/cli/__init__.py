@@ -5,13 +5,14 @@ DigitlabError and leave as one line on stderr with a non-zero exit code. Nothing
 One module per group of commands; each attaches its commands to `app` (or `data_app`) when imported:
     console   consoles, the error line, JSON output        progress  the training progress reporter
     data      data fetch | info | show                     train     train (and --resume)
-    catalog   models | recipes                             results   eval | predict | plot | compare | runs
+    catalog   recipes                                      results   eval | predict | plot | compare | runs
+    inspect   models [show]
     interop   import-mindspore | export | serve            lesson    lesson list | run (seed 003's course)
 """
 
 from __future__ import annotations
 
-from digitlab.cli import catalog, data, interop, lesson, results, sweep, train  # noqa: F401  (registers the commands)
+from digitlab.cli import catalog, data, inspect, interop, lesson, results, sweep, train  # noqa: F401  (registers commands)
 from digitlab.cli.app import app, main
 
 __all__ = ["app", "main"]
