@@ -94,6 +94,8 @@ class TrainConfig:
     threads: int = 0  # CPU threads for torch (0 = $OMP_NUM_THREADS if set, else torch's default)
     max_steps: int = 0  # stop after this many optimizer steps in total (0 = no limit; for smoke runs)
     log_every: int = 100  # steps between printed/logged losses (the tutorials' cadence)
+    log_format: str = "batch"  # batch: seed 000's "loss: 0.293846  [  0/938]" at batches 0, N, 2N, ...;
+    # running-mean: seed 003's "[1,  300] loss: 0.412", the mean of the last N batches, after batches N, 2N, ...
     ckpt_every: int = 0  # steps between resume checkpoints within an epoch (0 = only at epoch ends)
     eval_every_epoch: bool = True
     tta: bool = False  # test-time augmentation at evaluation (mean of the image and its shifted copies)
@@ -117,6 +119,7 @@ class Config:
     train: TrainConfig = field(default_factory=TrainConfig)
 
 
+LOG_FORMATS = ("batch", "running-mean")
 SECTIONS = ("data", "model", "loss", "optim", "schedule", "train")
 
 
@@ -287,6 +290,7 @@ def validate(config: Config) -> Config:
         (0 <= t.seed < 2**63, f"train.seed must be between 0 and 2**63-1, got {t.seed}"),
         (t.max_steps >= 0, "train.max_steps must be 0 (no limit) or positive"),
         (t.log_every >= 1, "train.log_every must be at least 1"),
+        (t.log_format in LOG_FORMATS, f"train.log_format '{t.log_format}': choose one of {', '.join(LOG_FORMATS)}"),
         (t.threads >= 0, "train.threads must be 0 (torch's choice) or positive"),
         (t.ckpt_every >= 0, "train.ckpt_every must be 0 (epoch ends only) or positive"),
         (0 <= t.target_acc <= 100, f"train.target_acc is a percentage (0 = off), got {t.target_acc}"),

@@ -77,3 +77,20 @@ def test_compile_on_cpu_trains_a_few_steps(idx_dir, tmp_path):
     summary = train(make_config(idx_dir, "train.epochs=1", "train.max_steps=3", "train.compile=true",
                                 "model.name=lenet5"), run_dir=tmp_path / "c")
     assert summary["steps"] == 3 and summary["final_test_acc"] is not None
+
+
+def test_running_mean_log_format_prints_seed_003_lines(idx_dir, tmp_path):
+    from typer.testing import CliRunner
+
+    from digitlab.cli import app
+
+    result = CliRunner().invoke(app, ["train", "--dataset", "idx", "--data-dir", str(idx_dir), "--device", "cpu",
+                                      "--epochs", "1", "--batch-size", "32", "--run-dir", str(tmp_path / "r"),
+                                      "--set", "train.log_every=4", "--set", "train.log_format=running-mean",
+                                      "--set", "data.limit=256"])
+    assert result.exit_code == 0, result.output
+    lines = [line for line in result.stdout.splitlines() if line.startswith("[1,")]
+    assert [line[:9] for line in lines] == ["[1,    4]", "[1,    8]"]  # after batches 4 and 8, as the notes print
+    steps = [r for r in MetricsLog.read(tmp_path / "r" / "metrics.jsonl") if r["kind"] == "step"]
+    losses = read_step_losses(tmp_path / "r")
+    assert steps[0]["loss_mean"] == pytest.approx(float(losses[:4].mean()), rel=1e-5)

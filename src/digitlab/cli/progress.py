@@ -69,7 +69,10 @@ class RichReporter(Reporter):
             self.shown = now
 
     def on_log(self, record: dict) -> None:
-        self.console.print(f"loss: {record['loss']:>7f}  [{record['batch']:>3d}/{record['batches']:>3d}]")
+        if "loss_mean" in record:  # seed 003's running mean: "[1,  300] loss: 0.412"
+            self.console.print(f"[{record['epoch']},{record['batch'] + 1:5d}] loss: {record['loss_mean']:.3f}")
+        else:  # seed 000: "loss: 0.293846  [  0/938]"
+            self.console.print(f"loss: {record['loss']:>7f}  [{record['batch']:>3d}/{record['batches']:>3d}]")
 
     def on_epoch_end(self, record: dict) -> None:
         if record.get("train_loss") is not None:  # seed 004's line: the epoch's mean training loss

@@ -87,6 +87,8 @@ def run_epoch(s: Session, reporter: Reporter, stop: StopFlag) -> bool:
     s.data.train.set_epoch(state.epoch, state.step_in_epoch)
     reporter.on_epoch_start(state.epoch, tc.epochs, steps, state.step_in_epoch)
     loss_sum = torch.zeros((), device=s.device)  # the epoch's summed per-sample loss, kept on the device
+    window = torch.zeros((), device=s.device)  # summed batch losses since the last log point (running-mean format)
+    running_mean = tc.log_format == "running-mean"
     synchronize(s.device)
     t0 = time.perf_counter()
     for x, y in s.data.train:
@@ -103,12 +105,17 @@ def run_epoch(s: Session, reporter: Reporter, stop: StopFlag) -> bool:
         state.global_step += 1
         state.images_seen += len(y) * s.ddp.world_size
         reporter.on_step(loss, len(y) * s.ddp.world_size)
-        if batch % tc.log_every == 0:
+        if running_mean:
+            window += loss
+        if (batch + 1) % tc.log_every == 0 if running_mean else batch % tc.log_every == 0:
             check_finite(s)
             now = time.perf_counter()
             record = {"kind": "step", "step": state.global_step, "epoch": state.epoch + 1, "batch": batch,
                       "batches": steps, "loss": loss.item(), "lr": s.optimizer.param_groups[0]["lr"],
                       "images_per_second": state.images_seen / max(state.step_seconds + now - t0, 1e-9)}
+            if running_mean:  # seed 003: the mean of the last log_every batch losses
+                record["loss_mean"] = window.item() / tc.log_every
+                window.zero_()
             s.book.log(record)
             reporter.on_log(record)
         if tc.ckpt_every and state.global_step % tc.ckpt_every == 0:
