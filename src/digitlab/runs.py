@@ -8,21 +8,25 @@
       summary.json       the final figures (written when training ends)
       checkpoints/       last.safetensors, best.safetensors, resume.safetensors
       loss.png           loss and accuracy curves
+
+Listing (list_runs, run_row), resolving a name (resolve_run) and removing a run (remove_run) live here too.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from digitlab import paths
-from digitlab.errors import CheckpointError, ConfigError
+from digitlab.errors import CheckpointError, ConfigError, DigitlabError
 from digitlab.io import atomic_write, write_json
 
 
@@ -218,7 +222,10 @@ def run_row(run_dir: Path) -> dict:
         "best_test_acc": summary.get("best_test_acc", max(tested) if tested else None),
         "final_test_acc": summary.get("final_test_acc", tested[-1] if tested else None),
         "final_test_loss": summary.get("final_test_loss", epochs[-1].get("test_loss") if epochs else None),
-        "final_train_loss": steps[-1]["loss"] if steps else None,
+        # the last epoch's mean training loss (seed 004's "Epoch 3/20, Loss: 0.2412"); else the last logged step's
+        "final_train_loss": summary.get("final_train_loss", next(
+            (r["train_loss"] for r in reversed(epochs) if r.get("train_loss") is not None),
+            steps[-1]["loss"] if steps else None)),
         "train_seconds": summary.get("train_seconds"),
         "images_per_second": summary.get("images_per_second"),
         "data": data.get("dataset", ""),
@@ -235,10 +242,14 @@ ROW_KEYS = ("run", "path", "status", "recipe", "model", "params", "epochs", "bes
 
 def list_runs(root: str | os.PathLike | None = None) -> list[dict]:
     """Every run folder under root (default: the runs folder), newest first."""
+    if root and not Path(root).is_dir():  # a folder the user named: a typo must not read as "no runs yet"
+        raise ConfigError(f"--root {root}: " + ("not a folder" if Path(root).exists() else "no such folder")
+                          + "; give the folder that holds the run folders")
     root = Path(root) if root else paths.runs_root()
     if not root.is_dir():
         return []
-    folders = [p for p in root.iterdir() if p.is_dir() and (p / "config.toml").exists()]
+    # hidden folders are not runs (a `runs rm` that could not finish leaves `.name.removing-PID`)
+    folders = [p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".") and (p / "config.toml").exists()]
     folders.sort(key=lambda p: p.stat().st_mtime, reverse=True)
     return [safe_run_row(p) for p in folders]
 
@@ -253,12 +264,55 @@ def safe_run_row(run_dir: Path) -> dict:
                 "error": f"{type(exc).__name__}: {exc}"}
 
 
-def resolve_run(target: str | os.PathLike) -> Path:
-    """A run folder given as a path or as a name under the runs folder."""
+def resolve_run(target: str | os.PathLike, root: str | os.PathLike | None = None) -> Path:
+    """A run folder given as a path, or as a name under `root` (default: the runs folder)."""
     path = Path(target)
     if path.is_dir() and (path / "config.toml").exists():
         return path
-    named = paths.runs_root() / str(target)
+    where = Path(root) if root else paths.runs_root()
+    named = where / str(target)
     if named.is_dir() and (named / "config.toml").exists():
         return named
-    raise CheckpointError(f"{target}: not a run folder (no config.toml); `digitlab runs` lists them")
+    raise CheckpointError(f"{target}: not a run folder (no config.toml) and no run of that name in {where}; "
+                          "`digitlab runs` lists them")
+
+
+@dataclass(frozen=True)
+class RemovedRun:
+    """What `remove_run` deleted: the run's name, its folder, its status then and its size on disk (bytes)."""
+
+    name: str
+    path: str
+    status: str
+    size_bytes: int
+
+
+def remove_runs(targets: list[str | os.PathLike], root: str | os.PathLike | None = None) -> list[RemovedRun]:
+    """Delete run folders (names under `root`, or paths). Every target is checked first (exists, is a run, is not
+    still training), so one bad name removes nothing. Each folder is renamed to a hidden name beside it, then deleted:
+    a failure part-way never leaves half a run that `runs` would list."""
+    folders: dict[Path, str] = {}
+    for target in targets:
+        folder = resolve_run(target, root)
+        status = run_status(folder)
+        if status == "running":
+            info = _json_or_empty(folder / "run.json")
+            raise DigitlabError(f"run '{folder.name}' is still training (pid {info.get('pid', '?')} on "
+                                f"{info.get('host', '?')}); stop it first (Ctrl-C), then remove it")
+        folders.setdefault(folder.resolve(), status)
+    removed = []
+    for folder, status in folders.items():
+        size = sum(f.stat().st_size for f in folder.rglob("*") if f.is_file() and not f.is_symlink())
+        doomed = folder.with_name(f".{folder.name}.removing-{os.getpid()}")
+        try:
+            folder.rename(doomed)
+            shutil.rmtree(doomed)
+        except OSError as exc:
+            raise DigitlabError(f"{folder}: could not remove it ({exc.strerror or exc}); check its permissions") from None
+        removed.append(RemovedRun(name=folder.name, path=str(folder), status=status, size_bytes=size))
+    return removed
+
+
+def remove_run(target: str | os.PathLike, root: str | os.PathLike | None = None) -> RemovedRun:
+    """Delete one run folder; see remove_runs."""
+    return remove_runs([target], root)[0]
