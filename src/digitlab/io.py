@@ -30,26 +30,33 @@ def temporary_name(path: Path) -> Path:
 
 
 @contextlib.contextmanager
-def atomic_open(path: str | os.PathLike) -> Iterator[BinaryIO]:
-    """Open a binary file that appears under `path` only once it is complete and on disk."""
-    path = Path(path)
+def _publish(path: Path, tmp: Path) -> Iterator[None]:
+    """The body writes `tmp`; then fsync it and rename it over `path`. An OSError names `path` (the file the person
+    knows), and the temporary never outlives the call, whatever happens."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = temporary_name(path)
     try:
         try:
-            with open(tmp, "wb") as fh:
-                yield fh
-                fh.flush()
+            yield
+            with open(tmp, "rb+") as fh:
                 os.fsync(fh.fileno())
             os.replace(tmp, path)
         except OSError as exc:
-            if exc.filename is None or str(exc.filename) == str(tmp):  # name the file the user knows
+            if exc.filename is None or str(exc.filename) == str(tmp):
                 raise OSError(exc.errno, exc.strerror, str(path)) from None
             raise
     finally:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
     _fsync_dir(path.parent)
+
+
+@contextlib.contextmanager
+def atomic_open(path: str | os.PathLike) -> Iterator[BinaryIO]:
+    """Open a binary file that appears under `path` only once it is complete and on disk."""
+    path = Path(path)
+    tmp = temporary_name(path)
+    with _publish(path, tmp), open(tmp, "wb") as fh:
+        yield fh
 
 
 def atomic_write(path: str | os.PathLike, data: bytes | str) -> Path:
@@ -69,21 +76,9 @@ def atomic_save(path: str | os.PathLike, save: Callable[[Path], None]) -> Path:
     The temporary name keeps the real suffix, so a writer that picks its format by suffix still works.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.stem}.tmp-{os.getpid()}{path.suffix}")
-    try:
+    with _publish(path, tmp):
         save(tmp)
-        with open(tmp, "rb+") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except OSError as exc:
-        if exc.filename is None or str(exc.filename) == str(tmp):
-            raise OSError(exc.errno, exc.strerror, str(path)) from None
-        raise
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
-    _fsync_dir(path.parent)
     return path
 
 
