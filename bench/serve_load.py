@@ -1,7 +1,7 @@
 """Load test of `digitlab serve` on loopback: N predictions from C concurrent clients, bounded in count and time.
 
     python bench/serve_load.py RUN_DIR [--requests 2000] [--clients 50] [--max-seconds 300] [--modes no-batch,batch]
-                                       [--rounds 1] [--json]
+                                       [--rounds 1] [--serve-arg=--workers=2 ...] [--json]
 
 For each mode (`serve --no-batch`: one forward pass per request; `serve --batch`: concurrent requests share one),
 in the same run and in turn (`--rounds 2` alternates them twice), starts the server on a free 127.0.0.1 port, warms
@@ -45,9 +45,9 @@ def multipart(png: bytes) -> tuple[bytes, str]:
     return body, f"multipart/form-data; boundary={boundary}"
 
 
-def start_server(run: Path, port: int, mode: str) -> subprocess.Popen:
+def start_server(run: Path, port: int, mode: str, extra: list[str]) -> subprocess.Popen:
     server = subprocess.Popen([sys.executable, "-m", "digitlab", "serve", str(run), "--port", str(port),
-                               "--runs", str(run.parent), f"--{mode}"],
+                               "--runs", str(run.parent), f"--{mode}", *extra],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 60
     while True:
@@ -108,7 +108,7 @@ def load(port: int, run: Path, bodies: list, requests: int, clients: int, max_se
 
 def run_mode(run: Path, mode: str, bodies: list, args: argparse.Namespace) -> dict:
     port = free_port()
-    server = start_server(run, port, mode)
+    server = start_server(run, port, mode, args.serve_arg)
     try:
         load(port, run, bodies, min(200, args.requests), args.clients, 60)  # warm-up: model loaded, threads made
         result = load(port, run, bodies, args.requests, args.clients, args.max_seconds)
@@ -129,6 +129,7 @@ def main() -> None:
     parser.add_argument("--max-seconds", type=float, default=300)
     parser.add_argument("--modes", default="no-batch,batch", help="comma-separated: no-batch, batch")
     parser.add_argument("--rounds", type=int, default=1, help="run the modes in turn this many times")
+    parser.add_argument("--serve-arg", action="append", default=[], help="passed to `digitlab serve` (repeatable)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
 
@@ -141,7 +142,7 @@ def main() -> None:
         bodies.append(multipart(buf.getvalue()))
     modes = [m.strip() for m in args.modes.split(",") if m.strip()]
     results = [run_mode(run, mode, bodies, args) for _ in range(args.rounds) for mode in modes]
-    summary = {"model": json.loads((run / "summary.json").read_text()).get("model"),
+    summary = {"model": json.loads((run / "summary.json").read_text()).get("model"), "serve_args": args.serve_arg,
                "machine": f"{platform.machine()}, {os.cpu_count()} cores", "date": time.strftime("%Y-%m-%d"),
                "results": results}
     by_mode = {m: [r for r in results if r["mode"] == m] for m in modes}

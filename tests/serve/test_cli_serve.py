@@ -20,7 +20,7 @@ def test_serve_options_reach_the_app(served, runs_root):
     from fastapi.testclient import TestClient
 
     result = CliRunner().invoke(cli, ["serve", "--runs", str(runs_root), "--port", "8123", "--allow-host", "box.lan",
-                                      "--no-batch", "--workers", "1", "--timeout", "3"])
+                                      "--no-batch", "--workers", "1", "--timeout", "3", "--threads", "0"])
     assert result.exit_code == 0, result.output
     assert served["port"] == 8123 and served["host"] == "127.0.0.1"
     assert "box.lan" in result.output
@@ -34,7 +34,7 @@ def test_serve_options_reach_the_app(served, runs_root):
 def test_serve_wildcard_bind_answers_any_host_and_warns(served, runs_root):
     from fastapi.testclient import TestClient
 
-    result = CliRunner().invoke(cli, ["serve", "--runs", str(runs_root), "--host", "0.0.0.0"])
+    result = CliRunner().invoke(cli, ["serve", "--runs", str(runs_root), "--host", "0.0.0.0", "--threads", "0"])
     assert result.exit_code == 0, result.output
     assert "no authentication" in result.output and "any Host" in result.output
     assert TestClient(served["app"], base_url="http://192.168.1.9:8000").get("/healthz").status_code == 200
@@ -42,6 +42,6 @@ def test_serve_wildcard_bind_answers_any_host_and_warns(served, runs_root):
 
 
 def test_serve_bad_target_is_one_line(served, tmp_path):
-    result = CliRunner().invoke(cli, ["serve", str(tmp_path / "missing")])
+    result = CliRunner().invoke(cli, ["serve", str(tmp_path / "missing"), "--threads", "0"])
     assert result.exit_code != 0 and "error:" in result.output and "Traceback" not in result.output
     assert "app" not in served

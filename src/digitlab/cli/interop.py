@@ -14,7 +14,8 @@ from digitlab.cli.console import DATA_DIR_HELP, handle_errors, out, print_json, 
 @handle_errors
 def import_mindspore_cmd(
     ckpt: Path = typer.Argument(..., help="A MindSpore .ckpt (mindspore.save_checkpoint)."),
-    model: str = typer.Option(..., "--model", help="mlp (quick start Network), mlp-deep or lenet5"),
+    model: str | None = typer.Option(None, "--model", help=(
+        "mlp (quick start Network), mlp-deep or lenet5; default: the one the parameter names fit")),
     out_dir: Path = typer.Option(..., "--out", help="The run folder to create, e.g. runs/ms-lenet5"),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
@@ -25,7 +26,8 @@ def import_mindspore_cmd(
     if as_json:
         print_json(summary)
         return
-    out.print(f"imported {len(summary['mapped'])} tensors into {summary['run_dir']} (model {model})")
+    how = ", inferred from its parameter names" if summary["model_inferred"] else ""
+    out.print(f"imported {len(summary['mapped'])} tensors into {summary['run_dir']} (model {summary['model']}{how})")
     if summary["unmapped"]:
         out.print(f"unmapped (not used by the model): {', '.join(summary['unmapped'])}")
     out.print(f"next: digitlab eval {summary['run_dir']}")
@@ -70,11 +72,16 @@ def serve_cmd(
     batch: bool = typer.Option(True, "--batch/--no-batch", help="Gather concurrent predictions into one forward pass."),
     workers: int = typer.Option(0, "--workers", min=0, help="Threads for decoding and inference (0: a core each, up to 4)."),
     timeout_s: float = typer.Option(15.0, "--timeout", min=0.1, help="Seconds a prediction may take before a 503/504."),
+    max_batch: int = typer.Option(64, "--max-batch", min=1, help="With --batch: most images in one forward pass."),
+    batch_wait_ms: float = typer.Option(2.0, "--batch-wait-ms", min=0, help="With --batch: longest wait for company."),
+    threads: int = typer.Option(1, "--threads", min=0, help=(
+        "torch threads per forward pass (0: torch's choice, which honours OMP_NUM_THREADS). One is best for single "
+        "images and small batches; the worker pool already uses the other cores.")),
 ) -> None:
     """The web page: draw a digit and watch the model answer; browse runs; a REST API (docs at /docs)."""
     import uvicorn
 
-    from digitlab.device import pick_device
+    from digitlab.device import apply_threads, pick_device
     from digitlab.serve.app import create_app
     from digitlab.serve.limits import LOOPBACK_HOSTS, allowed_hosts
 
@@ -86,8 +93,9 @@ def serve_cmd(
     if host.strip("[]") not in LOOPBACK_HOSTS:
         warn(f"serving on {host}: anyone who can reach this machine can use the page and the API "
              "(there is no authentication)")
+    apply_threads(threads)
     app_ = create_app(runs_root, target, pick_device(device), hosts=hosts, batch=batch, workers=workers or None,
-                      timeout_s=timeout_s)
+                      timeout_s=timeout_s, max_batch=max_batch, max_wait_s=batch_wait_ms / 1000)
     shown = f"[{host}]" if ":" in host and not host.startswith("[") else host
     out.print(f"digitlab serving on http://{shown}:{port}/  (runs page /runs, API docs /docs; Ctrl-C stops)")
     if hosts is None:
