@@ -89,3 +89,18 @@ def test_models_and_recipes_listings():
     assert [r["name"] for r in rows] == recipe_names()
     assert {r["name"]: r["expected_acc"] for r in rows}["quickstart"] == 93.8
     assert runner.invoke(app, ["models"]).exit_code == 0 and runner.invoke(app, ["recipes"]).exit_code == 0
+
+
+def test_typed_options_reach_the_config_unchanged(idx_dir, tmp_path):
+    """--data-dir /x/TrueType stays TrueType: options go into the config as typed values, not through TOML text."""
+    import shutil
+
+    odd = tmp_path / "TrueType [True] False"
+    shutil.copytree(idx_dir, odd)
+    run = tmp_path / "run"
+    result = runner.invoke(app, ["train", "--dataset", "idx", "--data-dir", str(odd), "--device", "cpu",
+                                 "--max-steps", "1", "--run-dir", str(run)])
+    assert result.exit_code == 0, result.output
+    from digitlab import config as cfgmod
+
+    assert cfgmod.from_dict(cfgmod.load_toml(run / "config.toml")).data.data_dir == str(odd)

@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from digitlab.data.loader import TensorLoader, carve_validation, prepare_images, select
-from digitlab.data.transforms import Augment, Normalize, to_float_nchw
+from digitlab.data.transforms import Augment, Normalize
 from digitlab.errors import DataError
 from tests.helpers import synthetic_digits
 
@@ -33,7 +33,7 @@ def test_resize_and_pad(digits):
     images, _ = digits
     u8 = prepare_images(images, size=32)
     assert u8.shape == (1000, 1, 32, 32) and u8.dtype == torch.uint8  # resized to whole levels, as MindSpore
-    p = to_float_nchw(torch.as_tensor(images), 0.13, 0.31, pad=2)
+    p = Normalize(0.13, 0.31)(prepare_images(images, pad=2))
     assert p.shape == (1000, 1, 32, 32)
     assert torch.allclose(p[:, :, 0, :], torch.tensor(-0.13 / 0.31))  # padding is background, not ink
 

@@ -55,19 +55,6 @@ class Normalize:
         return (0.0 - self.mean) / self.std if self.normalize else 0.0
 
 
-def to_float_nchw(
-    images: torch.Tensor,
-    mean: float,
-    std: float,
-    normalize: bool = True,
-    size: int = 0,
-    pad: int = 0,
-    dtype: torch.dtype = torch.float32,
-) -> torch.Tensor:
-    """(N, H, W) uint8 -> (N, 1, S, S) float in one go: resize_pad then Normalize."""
-    return Normalize(mean, std, normalize, dtype)(resize_pad(images, size, pad))
-
-
 @dataclass(frozen=True)
 class Augment:
     """Random affine jitter applied per batch: shift in pixels, rotation in degrees, scale as a fraction."""
