@@ -1,0 +1,1 @@
+"""Reading other frameworks' files: MindSpore checkpoints (mindspore.py)."""
