@@ -109,7 +109,7 @@ def test_shipped_sweeps_are_valid(name):
 
 
 def test_shipped_sweeps_include_the_tutorials_experiments():
-    assert {"net-compare", "quickstart-lr"} <= set(bundled_sweeps())
+    assert {"net-compare", "quickstart-lr", "weight-init"} <= set(bundled_sweeps())
 
 
 def test_spec_round_trips_through_json():

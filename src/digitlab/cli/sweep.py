@@ -49,7 +49,10 @@ class SweepProgress(SweepEvents):
         self.progress.start()
 
     def on_message(self, text: str) -> None:
-        warn_fallback(text) if "sample" in text else warn(text)
+        warn(text)
+
+    def on_data_fallback(self, text: str) -> None:
+        warn_fallback(text)
 
     def on_trial_start(self, number: int, params: dict, run_dir: Path) -> None:
         self.progress.update(self.task, status=self._best_text() + f"  trial {number}: {_params_text(params)}")
@@ -151,7 +154,11 @@ def _run(folder: Path, jobs: int, console) -> None:
             run_worker(folder, progress)
             return
         from digitlab.sweep import workers
+        from digitlab.sweep.study import dead_message, fail_dead
 
+        dead = fail_dead(folder)  # here, so the message is seen (workers print nothing but errors)
+        if dead:
+            progress.on_message(dead_message(dead))
         procs = workers.spawn(folder, jobs)
         try:
             while workers.running(procs):
@@ -178,7 +185,7 @@ def sweep_cmd(
     ctx: typer.Context,
     recipe: str | None = typer.Option(None, "--recipe", "-r", help="Recipe the trials start from (default quickstart)."),
     params: list[str] | None = typer.Option(None, "--param", "-p",
-                                            help="key=log:A:B | key=lin:A:B | key=int:A:B[:STEP] | key=a,b,c"),
+                                            help="key=log:LOW:HIGH, lin:LOW:HIGH, int:LOW:HIGH[:STEP] or a,b,c"),
     sweep_file: str | None = typer.Option(None, "--file", "-f", help="A sweep TOML: a shipped name or a path."),
     trials: int | None = typer.Option(None, "--trials", "-n", min=1, help="Trials to finish (default 20; grid: all)."),
     sampler: str | None = typer.Option(None, "--sampler", help="tpe (default), random, grid"),

@@ -163,11 +163,25 @@ def fail_dead_trials(study) -> list[int]:
     return failed
 
 
+def dead_message(numbers: list[int]) -> str:
+    return f"trial(s) {', '.join(map(str, numbers))} were left running by a process that is gone: marked failed, not counted"
+
+
+def fail_dead(sweep_dir: str | os.PathLike) -> list[int]:
+    """fail_dead_trials for a sweep folder (what the parent of --jobs workers does before starting them)."""
+    import filelock
+
+    spec, _ = load_sweep(sweep_dir)
+    with filelock.FileLock(str(Path(sweep_dir) / ".trial.lock")):
+        return fail_dead_trials(open_study(spec, Path(sweep_dir)))
+
+
 # ------------------------------------------------------------------------------------------- one worker
 class SweepEvents:
     """What a running sweep tells its caller (the CLI prints these); every method optional."""
 
     def on_message(self, text: str) -> None: ...
+    def on_data_fallback(self, text: str) -> None: ...  # the offline sample stands in for the data asked for
     def on_trial_start(self, number: int, params: dict, run_dir: Path) -> None: ...
     def on_epoch(self, number: int, record: dict) -> None: ...
     def on_trial_end(self, trial) -> None: ...  # an optuna FrozenTrial
@@ -221,14 +235,13 @@ def run_worker(sweep_dir: str | os.PathLike, events: SweepEvents | None = None, 
         study = open_study(spec, sweep_dir)
         dead = fail_dead_trials(study)
     if dead:
-        events.on_message(f"trial(s) {', '.join(map(str, dead))} were left running by a process that is gone: "
-                          "marked failed, not counted")
+        events.on_message(dead_message(dead))
     # A different seed per worker and per restart, so two workers (or a resumed sweep) never replay one sequence.
     study.sampler = SAMPLERS[spec.sampler](spec, spec.seed + 1000 * worker + len(study.trials))
     if dataset is None:
         dataset = digitlab.load_dataset(base.data.dataset, base.data.data_dir or None)
     if dataset.fallback:
-        events.on_message(dataset.fallback)
+        events.on_data_fallback(dataset.fallback)
     target = target_trials(spec)
 
     def objective(trial) -> float:
