@@ -74,7 +74,8 @@ def _run(s: Session, reporter: Reporter) -> dict:
     with contextlib.suppress(Exception):  # a plot is a convenience; its failure must not lose the run
         from digitlab.plots import loss_curves
 
-        loss_curves(s.book.history, s.run_dir / "loss.png", title=f"{s.run_dir.name} ({s.config.model.name})")
+        if s.config.train.loss_plot:
+            loss_curves(s.book.history, s.run_dir / "loss.png", title=f"{s.run_dir.name} ({s.config.model.name})")
     runs.set_status(s.run_dir, summary["status"], step=s.state.global_step)
     reporter.on_end(summary)
     return summary
