@@ -121,4 +121,5 @@ def _draw(board: Board, input, kernel, padded, strided, pool_input, pooled) -> N
                      "MaxPool2d(2) keeps the largest of\neach 2x2 block: 4x4 -> 2x2.",
             va="top", fontsize=10)
     fig.suptitle("Convolution padding and stride, and max pooling (numbers as the course's pictures)")
+    fig.subplots_adjust(hspace=0.45, wspace=0.35)
     board.save(fig, "conv.png")

@@ -10,6 +10,8 @@ The data: your own CSV (`--csv`), else a verified packaged copy of the Pima data
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch.utils.data import DataLoader, Dataset
 
@@ -68,8 +70,11 @@ def run(board: Board, csv: str | None = None, epochs: int = 100) -> dict:
           "slowly on large raw values")
     positives = float(table.y.mean())
     majority = 100.0 * max(positives, 1 - positives)
+    # A model that ignores the features and always answers the base rate q has loss -(q ln q + (1-q) ln (1-q)):
+    # a loss below that line means the network has learned something from the features.
+    base_loss = -(positives * math.log(positives) + (1 - positives) * math.log(1 - positives)) if 0 < positives < 1 else 0.0
     p(f"      {100 * positives:.1f}% of rows are labelled 1; always answering the majority class scores "
-      f"{majority:.1f}%")
+      f"{majority:.1f}%, always answering {positives:.3f} has loss {base_loss:.4f}")
 
     # ---- part 1: the whole table as one batch (section 7)
     p("")
@@ -122,6 +127,7 @@ def run(board: Board, csv: str | None = None, epochs: int = 100) -> dict:
     ax = fig.add_subplot()
     ax.plot(epoch_list, loss_list, label="part 1: full batch, SGD lr 0.1")
     ax.plot(range(epochs), epoch_mean, label="part 2: DataLoader batch 32, SGD lr 0.01 (mean per epoch)")
+    ax.axhline(base_loss, color="gray", linestyle="--", label=f"always answering the base rate {positives:.3f}")
     ax.set_title(f"Diabetes, {table.features}-6-4-1 sigmoid network: loss per epoch")
     ax.set_xlabel("epoch")
     ax.set_ylabel("loss: binary cross-entropy (nats)")
@@ -129,7 +135,7 @@ def run(board: Board, csv: str | None = None, epochs: int = 100) -> dict:
     ax.grid(alpha=0.3)
     board.save(fig, "loss.png")
     return {"source": table.source, "path": table.path, "sha256": table.sha256, "rows": int(table.x.shape[0]),
-            "features": table.features, "scaled": table.scaled, "majority_acc": majority,
+            "features": table.features, "scaled": table.scaled, "majority_acc": majority, "base_rate_loss": base_loss,
             "full_batch": {"first_loss": loss_list[0], "last_loss": loss_list[-1], "accuracy": acc_full},
             "mini_batch": {"first_loss": epoch_mean[0], "last_loss": epoch_mean[-1], "accuracy": acc_batch},
             "epochs": epochs}

@@ -6,8 +6,9 @@ ship data it cannot verify, so the table comes from, in order:
      column, an optional header line); every problem is a one-line DataError naming the file and line;
   2. a registry package that ships the Pima Indians Diabetes data (UCI; 768 rows, 8 features, label
      1 = tested positive), found without importing it and checked against its SHA-256 before use.
-     The packaged copies hold raw clinical values, so they are min-max scaled per column to [-1, 1]: the
-     same scaling as the course's file (its first row -0.294118,0.487437,... is UCI's first row scaled so).
+     The packaged copies hold raw clinical values, so they are min-max scaled per column to [-1, 1], the range
+     of the course's file (the copy usually shared with it starts -0.294118,0.487437,0.180328,...: UCI's first
+     row 6,148,72,... scaled this way).
 """
 
 from __future__ import annotations

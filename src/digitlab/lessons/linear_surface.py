@@ -54,14 +54,13 @@ def run(board: Board) -> dict:
 
     fig = figure(figsize=(12, 5))
     ax = fig.add_subplot(1, 2, 1, projection="3d")
-    surface = ax.plot_surface(W, B, MSE, cmap="viridis", linewidth=0, antialiased=True, alpha=0.9)
+    ax.plot_surface(W, B, MSE, cmap="viridis", linewidth=0, antialiased=True, alpha=0.9)
     ax.scatter([w_list[best]], [b_list[best]], [mse_list[best]], color="red", s=40, label="minimum")
     ax.set_title("MSE of y = w x + b over (w, b)")
     ax.set_xlabel("w (weight)")
     ax.set_ylabel("b (bias, y units)")
     ax.set_zlabel("Loss: MSE (y units squared)")
     ax.legend(loc="upper right")
-    fig.colorbar(surface, ax=ax, shrink=0.6, label="MSE")
 
     ax2 = fig.add_subplot(1, 2, 2)
     contour = ax2.contourf(W, B, MSE, levels=30, cmap="viridis")

@@ -72,7 +72,7 @@ def run(board: Board, epochs: int = 1000) -> dict:
     ax.set_title("Logistic regression: probability of passing")
     ax.set_xlabel("Hours of study (h)")
     ax.set_ylabel("Probability of Pass")
-    ax.legend(loc="upper left")
+    ax.legend(loc="lower right")
     ax.grid(alpha=0.3)
     ax2 = fig.add_subplot(1, 2, 2)
     ax2.plot(range(epochs), loss_list, label="BCE summed over 3 samples (SGD, lr 0.01)")

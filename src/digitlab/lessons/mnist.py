@@ -30,9 +30,10 @@ class CourseLines(Reporter):
         self.p(f"run folder: {info['run_dir']}")
 
     def on_log(self, record: dict) -> None:
-        # The course prints the mean loss of the last 300 batches at batch 300, 600, ...; the run logs the loss
-        # of the batch at each log point (record["batch"] is 0-based).
-        self.p("[%d,%5d] loss: %.3f" % (record["epoch"], record["batch"] + 1, record["loss"]))  # noqa: UP031  (the course's format)
+        # The course prints the mean loss of the last 300 batches at batch 300, 600, ... ("loss_mean" when the
+        # recipe logs that way); otherwise the loss of the batch at the log point. record["batch"] is 0-based.
+        loss = record.get("loss_mean", record["loss"])
+        self.p("[%d,%5d] loss: %.3f" % (record["epoch"], record["batch"] + 1, loss))  # noqa: UP031  (the course's format)
 
     def on_epoch_end(self, record: dict) -> None:
         if record.get("test_acc") is not None:
