@@ -10,26 +10,43 @@ from digitlab import runs
 from digitlab.errors import ConfigError, DigitlabError
 
 
-def compare_runs(targets: list[str | os.PathLike], plot_out: str | os.PathLike | None = None) -> list[dict]:
-    """Rows (one per run) sorted by best test accuracy, best first; optionally the overlay plot."""
+def compare_runs(targets: list[str | os.PathLike], plot_out: str | os.PathLike | None = None,
+                 x: str = "epochs") -> list[dict]:
+    """Rows (one per run) sorted by best test accuracy, best first; optionally the overlay plot (x: steps, epochs or
+    images seen)."""
     if not targets:
         raise ConfigError("name at least one run folder to compare")
     folders = [runs.resolve_run(t) for t in targets]
     rows = [runs.run_row(f) for f in folders]
     if plot_out:
-        plot_runs(folders, plot_out, rows)
+        plot_runs(folders, plot_out, rows, x=x)
     return sorted(rows, key=lambda r: -(r["best_test_acc"] if r["best_test_acc"] is not None else -1))
 
 
-def plot_runs(folders: list[Path], out: str | os.PathLike, rows: list[dict] | None = None) -> Path:
-    """Overlay the runs' curves in one figure, labelled "run (model)"; rows may be passed when already read."""
-    from digitlab.plots import overlay_runs
+def batch_size(folder: Path) -> int:
+    """The run's (global) batch size from its config.toml, for an x axis of images seen."""
+    from digitlab import config as cfgmod
 
+    try:
+        return int(cfgmod.load_toml(folder / "config.toml").get("train", {}).get("batch_size", 0)) or 1
+    except (DigitlabError, TypeError, ValueError, AttributeError) as exc:
+        raise DigitlabError(f"{folder / 'config.toml'}: no readable train.batch_size ({exc}); --x images needs it; "
+                            "use --x steps or --x epochs") from None
+
+
+def plot_runs(folders: list[Path], out: str | os.PathLike, rows: list[dict] | None = None, x: str = "epochs",
+              title: str = "") -> Path:
+    """Overlay the runs' curves in one figure, labelled "run (model)"; rows may be passed when already read."""
+    from digitlab.curves import X_UNITS, Series, overlay_runs
+
+    if x not in X_UNITS:
+        raise ConfigError(f"--x {x}: choose {', '.join(X_UNITS)}")
     rows = rows or [runs.run_row(f) for f in folders]
-    series = [(f"{f.name} ({row['model']})", runs.MetricsLog.read(f / "metrics.jsonl")) for f, row in zip(folders, rows)]
-    if not any(records for _, records in series):
+    series = [Series(f"{f.name} ({row['model']})", runs.MetricsLog.read(f / "metrics.jsonl"),
+                     batch_size(f) if x == "images" else 1) for f, row in zip(folders, rows)]
+    if not any(s.records for s in series):
         raise DigitlabError("these runs have logged nothing yet")
-    return overlay_runs(series, out)
+    return overlay_runs(series, out, x=x, title=title)
 
 
 def train_recipes(recipes: list[str], overrides: list[str] | None = None, reporter=None, progress=None,

@@ -1,4 +1,11 @@
-"""Figures, written as PNG (or SVG by the suffix) with matplotlib's Agg backend (no display needed)."""
+"""Figures, written as PNG (or SVG/PDF by the suffix) without a display: image grids, the confusion matrix, the
+explanation of one prediction, the mistakes gallery; training curves live in digitlab.curves.
+
+Each figure has a build_* function returning the matplotlib Figure (tests read its axes, limits, ticks and titles)
+and a wrapper that writes it with save_figure (digitlab.io.atomic_save). Figures are plain matplotlib.figure.Figure
+objects (no pyplot state, so nothing to close and nothing shared between threads); constrained layout keeps titles,
+labels and tick labels from overlapping.
+"""
 
 from __future__ import annotations
 
@@ -7,24 +14,26 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+from digitlab.errors import DigitlabError
+from digitlab.io import atomic_save
 
-from digitlab.errors import DigitlabError  # noqa: E402
-from digitlab.io import atomic_save  # noqa: E402
+SUFFIXES = {".png", ".svg", ".pdf"}
 
 
-def _save(fig, out: str | os.PathLike) -> Path:
+def new_figure(figsize: tuple[float, float]) -> Figure:
+    """A figure with constrained layout (titles, labels and legends placed so they do not collide)."""
+    return Figure(figsize=figsize, layout="constrained")
+
+
+def save_figure(fig: Figure, out: str | os.PathLike) -> Path:
+    """Write a figure atomically; the format follows the suffix (.png, .svg, .pdf)."""
     out = Path(out)
-    if out.suffix.lower() not in {".png", ".svg", ".pdf"}:
+    if out.suffix.lower() not in SUFFIXES:
         raise DigitlabError(f"{out}: choose a .png, .svg or .pdf file name for the figure")
-    try:
-        return atomic_save(out, lambda tmp: fig.savefig(tmp, dpi=100, bbox_inches="tight"))
-    finally:
-        plt.close(fig)
+    return atomic_save(out, lambda tmp: fig.savefig(tmp, dpi=100, format=out.suffix.lower()[1:]))
 
 
 def image_grid(
@@ -34,7 +43,8 @@ def image_grid(
     n = len(images)
     cols = min(n, max(1, math.ceil(math.sqrt(n))))
     rows = max(1, math.ceil(n / cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(1.4 * cols, 1.6 * rows), squeeze=False)
+    fig = new_figure(figsize=(1.4 * cols, 1.6 * rows))
+    axes = fig.subplots(rows, cols, squeeze=False)
     for i, ax in enumerate(axes.flat):
         ax.axis("off")
         if i < n:
@@ -42,44 +52,23 @@ def image_grid(
             ax.set_title(titles[i], fontsize=8)
     if suptitle:
         fig.suptitle(suptitle, fontsize=10)
-    return _save(fig, out)
+    return save_figure(fig, out)
 
 
 def loss_curves(records: Sequence[dict], out: str | os.PathLike, title: str = "") -> Path:
-    """Training loss per logged step (faint raw + smoothed) and test accuracy per epoch, for one run.
+    """A run's loss.png (see digitlab.curves.build_loss_curves)."""
+    from digitlab.curves import loss_curves as write
 
-    records: metrics.jsonl rows; step rows have kind="step" with step/loss, epoch rows kind="epoch".
-    """
-    steps = [r for r in records if r.get("kind") == "step"]
-    epochs = [r for r in records if r.get("kind") == "epoch" and r.get("test_acc") is not None]
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.8))
-    if steps:
-        x = np.array([r["step"] for r in steps])
-        y = np.array([r["loss"] for r in steps])
-        ax1.plot(x, y, alpha=0.3, lw=0.8, label="loss (logged steps)")
-        if len(y) >= 5:
-            k = max(2, len(y) // 20)
-            smooth = np.convolve(y, np.ones(k) / k, mode="valid")
-            ax1.plot(x[k - 1 :], smooth, lw=1.6, label=f"moving mean ({k})")
-        ax1.legend(fontsize=8)
-    ax1.set_xlabel("step")
-    ax1.set_ylabel("training loss")
-    ax1.grid(alpha=0.3)
-    if epochs:
-        ax2.plot([r["epoch"] for r in epochs], [r["test_acc"] for r in epochs], marker="o")
-    ax2.set_xlabel("epoch")
-    ax2.set_ylabel("test accuracy (%)")
-    ax2.grid(alpha=0.3)
-    if title:
-        fig.suptitle(title)
-    return _save(fig, out)
+    return write(records, out, title)
 
 
-def confusion_matrix(matrix: np.ndarray, classes: Sequence[str], out: str | os.PathLike, title: str = "") -> Path:
-    """Heatmap of a (C, C) count matrix: rows are true classes, columns predictions."""
+def build_confusion_matrix(matrix: np.ndarray, classes: Sequence[str], title: str = "") -> Figure:
+    """Heatmap of a (C, C) count matrix: rows are true classes, columns predictions. Colour is log(1 + count) so
+    a few mistakes still show beside thousands of correct answers; the colour bar is labelled in counts."""
     c = len(classes)
-    fig, ax = plt.subplots(figsize=(0.55 * c + 2.5, 0.55 * c + 2))
-    ax.imshow(np.log1p(matrix), cmap="Blues")
+    fig = new_figure(figsize=(0.55 * c + 3.2, 0.55 * c + 2))
+    ax = fig.subplots()
+    image = ax.imshow(np.log1p(matrix), cmap="Blues")
     for i in range(c):
         for j in range(c):
             v = int(matrix[i, j])
@@ -90,28 +79,54 @@ def confusion_matrix(matrix: np.ndarray, classes: Sequence[str], out: str | os.P
     ax.set_yticks(range(c), classes, fontsize=8)
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
+    bar = fig.colorbar(image, ax=ax, shrink=0.85)
+    top = int(matrix.max()) if matrix.size else 0
+    counts = sorted({v for v in (0, 1, 10, 100, 1000, 10000, top) if v <= top})
+    bar.set_ticks([math.log1p(v) for v in counts], labels=[f"{v:,}" for v in counts])
+    bar.set_label("images (log scale)")
     if title:
         ax.set_title(title)
-    return _save(fig, out)
+    return fig
+
+
+def confusion_matrix(matrix: np.ndarray, classes: Sequence[str], out: str | os.PathLike, title: str = "") -> Path:
+    return save_figure(build_confusion_matrix(matrix, classes, title), out)
+
+
+def build_explanation(image: np.ndarray, probs: np.ndarray, classes: Sequence[str], title: str = "",
+                      original: np.ndarray | None = None) -> Figure:
+    """The image as given (`original`: its decoded grayscale, (H, W) in [0, 1] or uint8), the 28x28 input the model
+    saw, and the model's probability per class; the prediction is the bars' title, the file name the figure's."""
+    panels = 3 if original is not None else 2
+    fig = new_figure(figsize=(9.5 if original is not None else 7, 3.3))
+    axes = fig.subplots(1, panels, width_ratios=[1] * (panels - 1) + [1.6])
+    if original is not None:
+        top = 1.0 if original.dtype.kind == "f" else 255
+        axes[0].imshow(original, cmap="gray", vmin=0, vmax=top)
+        axes[0].set_title(f"your image ({original.shape[1]}x{original.shape[0]})", fontsize=9)
+    ax_in, ax_bars = axes[-2], axes[-1]
+    ax_in.imshow(image, cmap="gray", vmin=0, vmax=255)
+    ax_in.set_title("model input (28x28)", fontsize=9)
+    for ax in axes[:-1]:  # a frame without ticks: a white photo stays visible against the white page
+        ax.set_xticks([])
+        ax.set_yticks([])
+    best = int(np.argmax(probs))
+    colors = ["tab:blue" if i == best else "tab:gray" for i in range(len(probs))]
+    ax_bars.bar(range(len(probs)), probs, color=colors)
+    ax_bars.set_xticks(range(len(probs)), classes, fontsize=8)
+    ax_bars.set_xlabel("class", fontsize=9)
+    ax_bars.tick_params(axis="y", labelsize=8)
+    ax_bars.set_ylim(0, 1)
+    ax_bars.set_ylabel("probability", fontsize=9)
+    ax_bars.set_title(f"prediction: {classes[best]} ({probs[best]:.1%})", fontsize=9)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    return fig
 
 
 def explanation(image: np.ndarray, probs: np.ndarray, classes: Sequence[str], out: str | os.PathLike,
-                title: str = "") -> Path:
-    """The preprocessed 28x28 input beside the model's ten probability bars."""
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(7, 3), gridspec_kw={"width_ratios": [1, 1.6]})
-    ax1.imshow(image, cmap="gray", vmin=0, vmax=255)
-    ax1.set_title("model input (28x28)", fontsize=9)
-    ax1.axis("off")
-    best = int(np.argmax(probs))
-    colors = ["tab:blue" if i == best else "tab:gray" for i in range(len(probs))]
-    ax2.bar(range(len(probs)), probs, color=colors)
-    ax2.set_xticks(range(len(probs)), classes, fontsize=8)
-    ax2.set_ylim(0, 1)
-    ax2.set_ylabel("probability")
-    ax2.set_title(f"prediction: {classes[best]} ({probs[best]:.1%})", fontsize=9)
-    if title:
-        fig.suptitle(title, fontsize=10)
-    return _save(fig, out)
+                title: str = "", original: np.ndarray | None = None) -> Path:
+    return save_figure(build_explanation(image, probs, classes, title, original), out)
 
 
 def mistakes_gallery(images: np.ndarray, true: Sequence[int], pred: Sequence[int], prob: Sequence[float],
@@ -119,35 +134,3 @@ def mistakes_gallery(images: np.ndarray, true: Sequence[int], pred: Sequence[int
     """The worst mistakes: image, true label, predicted label and the probability given to it."""
     titles = [f"true {classes[t]} / pred {classes[p]}\n{q:.0%}" for t, p, q in zip(true, pred, prob)]
     return image_grid(images, titles, out, suptitle=title)
-
-
-def overlay_runs(runs: Sequence[tuple[str, list[dict]]], out: str | os.PathLike) -> Path:
-    """Several runs in one figure: loss per step (faint raw + smoothed) and test accuracy per epoch."""
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
-    for i, (label, records) in enumerate(runs):
-        color = f"C{i % 10}"
-        steps = [r for r in records if r.get("kind") == "step"]
-        epochs = [r for r in records if r.get("kind") == "epoch" and r.get("test_acc") is not None]
-        if steps:
-            x = np.array([r["step"] for r in steps])
-            y = np.array([r["loss"] for r in steps])
-            ax1.plot(x, y, color=color, alpha=0.25, lw=0.7)
-            k = max(1, len(y) // 20)
-            if len(y) >= 2 * k and k > 1:
-                ax1.plot(x[k - 1 :], np.convolve(y, np.ones(k) / k, mode="valid"), color=color, lw=1.6, label=label)
-            else:
-                ax1.plot(x, y, color=color, lw=1.6, label=label)
-        if epochs:
-            ax2.plot([r["epoch"] for r in epochs], [r["test_acc"] for r in epochs], marker="o", color=color,
-                     label=label)
-    ax1.set_xlabel("step")
-    ax1.set_ylabel("training loss")
-    ax1.set_yscale("log")
-    ax1.grid(alpha=0.3)
-    ax2.set_xlabel("epoch")
-    ax2.set_ylabel("test accuracy (%)")
-    ax2.grid(alpha=0.3)
-    for ax in (ax1, ax2):
-        if ax.get_legend_handles_labels()[0]:
-            ax.legend(fontsize=8)
-    return _save(fig, out)

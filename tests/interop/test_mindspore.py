@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 from digitlab.cli import app
 from digitlab.errors import CheckpointError
 from digitlab.inference import load_model
-from digitlab.interop.mindspore import import_checkpoint, read_ckpt, write_ckpt
+from digitlab.interop.mindspore import import_checkpoint, infer_model, read_ckpt, write_ckpt
 from digitlab.models import get_model
 from tests.helpers import SHARED_MNIST
 
@@ -64,6 +64,36 @@ def test_import_wrong_model_is_one_line(tmp_path):
     result = runner.invoke(app, ["import-mindspore", str(tmp_path / "junk.ckpt"), "--model", "mlp", "--out",
                                  str(tmp_path / "r2")])
     assert result.exit_code != 0 and "not a MindSpore checkpoint" in result.stderr
+
+
+def ms_params(*models: str, prefix: str = "") -> dict:
+    return {prefix + k: v.numpy() for m in models for k, v in get_model(m).state_dict().items()}
+
+
+@pytest.mark.parametrize("model", ["mlp", "mlp-deep", "lenet5"])
+def test_model_is_inferred_from_parameter_names(model, tmp_path):
+    params = ms_params(model, prefix="network.")  # as a TrainOneStepCell saves them
+    params["moments.x"] = np.zeros(3, np.float32)
+    assert infer_model(params) == model
+    ckpt = write_ckpt(tmp_path / "m.ckpt", params)
+    result = runner.invoke(app, ["import-mindspore", str(ckpt), "--out", str(tmp_path / "run"), "--json"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["model"] == model and summary["model_inferred"] is True
+    text = runner.invoke(app, ["import-mindspore", str(ckpt), "--out", str(tmp_path / "run2")])
+    assert f"(model {model}, inferred from its parameter names)" in text.stdout
+
+
+def test_inference_refuses_ambiguous_or_unknown_checkpoints(tmp_path):
+    with pytest.raises(CheckpointError, match=r"fit several models \(mlp-deep, lenet5\); choose one with --model"):
+        infer_model(ms_params("mlp-deep", "lenet5"), "both.ckpt")
+    with pytest.raises(CheckpointError, match="fit none of the importable models") as info:
+        infer_model({"fc.bias": np.zeros(3, np.float32)}, "odd.ckpt")
+    assert "\n" not in str(info.value)
+    # an explicit --model still decides when the names fit several
+    summary = import_checkpoint(write_ckpt(tmp_path / "b.ckpt", ms_params("mlp-deep", "lenet5")), "lenet5",
+                                tmp_path / "run")
+    assert summary["model"] == "lenet5" and summary["model_inferred"] is False
 
 
 @pytest.mark.skipif(not (SHARED_MS / "checkpoints.json").exists(), reason="../shared/data/mindspore not present")

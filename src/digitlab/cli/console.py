@@ -2,11 +2,14 @@
 
 User text (paths, messages naming `[train]`) is always printed literally, never parsed as rich markup, so a
 path like `x[/y]` cannot break the printer. Library errors (DigitlabError) leave as one `error: ...` line
-and an exit code; OS errors (disk full, permission denied) name their file.
+and an exit code; OS errors (disk full, permission denied) name their file. Two endings are not errors: a deliberate
+stop (Ctrl-C, SIGTERM: TrainingInterrupted) prints its plain line ("... saved. Resume with: ...") and exits 130, and
+a reader that closed the pipe (`digitlab train | head`) ends the process quietly with 141.
 """
 
 from __future__ import annotations
 
+import errno
 import functools
 import json
 import shutil
@@ -17,13 +20,25 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
-from digitlab.errors import DigitlabError
+from digitlab.errors import DigitlabError, TrainingInterrupted
 
 # Tables stay readable when output is piped or captured (rich would otherwise assume 80 columns).
 WIDTH = None if sys.stdout.isatty() else max(shutil.get_terminal_size((160, 24)).columns, 160)
+
+
+class PipeConsole(Console):
+    """A rich Console that lets a closed pipe surface as BrokenPipeError. rich's own answer is SystemExit(1), which
+    training would record as a failed run ("error": "1"); as BrokenPipeError the run is saved and marked interrupted
+    ("output closed") and `handle_errors` ends the process quietly. Once broken, the console prints nothing more."""
+
+    def on_broken_pipe(self) -> None:
+        self.quiet = True
+        raise BrokenPipeError(errno.EPIPE, "output closed")
+
+
 # markup=False: everything printed is literal text; styles come only from rich Text objects built here.
-out = Console(highlight=False, soft_wrap=True, width=WIDTH, markup=False)
-err = Console(stderr=True, highlight=False, soft_wrap=True, width=WIDTH, markup=False)
+out = PipeConsole(highlight=False, soft_wrap=True, width=WIDTH, markup=False)
+err = PipeConsole(stderr=True, highlight=False, soft_wrap=True, width=WIDTH, markup=False)
 
 DATA_DIR_HELP = "Folder holding the IDX files (else $DIGITLAB_DATA, the cache, /usr/share/datasets)."
 
@@ -51,10 +66,19 @@ def handle_errors(fn):
             warnings.simplefilter("ignore", category=UserWarning)  # the CLI reports fallbacks itself
             try:
                 return fn(*args, **kwargs)
+            except TrainingInterrupted as exc:  # asked for, and saved: say how to go on, not "error:"
+                err.print(str(exc).replace("\n", " "))
+                raise typer.Exit(exc.exit_code) from None
             except DigitlabError as exc:
                 raise fail(str(exc), exc.exit_code) from None
             except KeyboardInterrupt:
-                raise fail("interrupted", 130) from None
+                err.print("interrupted")
+                raise typer.Exit(130) from None
+            except BrokenPipeError:  # the reader left (`| head`): nothing to say, and nowhere to say it
+                from digitlab.cli.app import EXIT_PIPE, silence_stdout
+
+                silence_stdout()
+                raise typer.Exit(EXIT_PIPE) from None
             except OSError as exc:  # disk full, permission denied, ...: say which file and why, no traceback
                 where = exc.filename or "a file"
                 raise fail(f"{where}: {exc.strerror or exc}; check the path, its permissions and free space") from None

@@ -14,6 +14,8 @@ from digitlab.errors import DigitlabError
 from digitlab.io import atomic_write, refuse_overwrite
 from digitlab.tables import predictions_csv
 
+X_HELP = "x axis: epochs, steps, or images (images seen = steps x batch size: compares runs of any batch size)."
+
 
 @app.command("eval")
 @handle_errors
@@ -118,25 +120,37 @@ def predict_cmd(
 def plot_cmd(
     targets: list[Path] = typer.Argument(..., help="One or more run folders."),
     out_path: Path = typer.Option(Path("curves.png"), "--out", help="PNG or SVG file."),
+    x: str = typer.Option("epochs", "--x", help=X_HELP),
+    title: str = typer.Option("", "--title", help="The figure's title (default: how many runs, by what)."),
     force: bool = typer.Option(False, "--force", help="Replace an existing --out file."),
 ) -> None:
-    """Loss per step (raw + smoothed) and test accuracy per epoch; several runs overlaid."""
+    """Training loss (raw + smoothed) and test accuracy, several runs overlaid, against epochs, steps or images."""
     from digitlab import runs
     from digitlab.compare import plot_runs
 
     refuse_overwrite(out_path, force, "--out")
-    path = plot_runs([runs.resolve_run(t) for t in targets], out_path)
+    path = plot_runs([runs.resolve_run(t) for t in targets], out_path, x=x, title=title)
     out.print(f"wrote {path}")
 
 
-def print_runs_table(rows: list[dict], title: str = "") -> None:
-    table = Table("run", "status", "recipe", "model", "params", "epochs", "best acc", "final acc", "final loss",
-                  "train s", "img/s", "data", title=title or None)
+def print_runs_table(rows: list[dict], title: str = "", date: bool = False) -> None:
+    """The runs table. Run names are shown whole (the column never shrinks below the longest name; a name wider than
+    the terminal folds onto a second line rather than being cut), so two long names that differ at the end stay
+    distinguishable."""
+    longest = max((len(str(r["run"])) for r in rows), default=3)
+    table = Table(title=title or None)
+    table.add_column("run", min_width=min(longest, 80), overflow="fold")
+    for name in ("status", "recipe", "model", "params", "epochs", "best acc", "final acc", "final loss", "train s",
+                 "img/s", "data"):
+        table.add_column(name)
+    if date:
+        table.add_column("date", no_wrap=True)
     for r in rows:
         data = r["data"] + (" (SAMPLE)" if r["fallback"] else "")
-        table.add_row(r["run"], r["status"], r["recipe"], r["model"], fmt(r["params"], ","), fmt(r["epochs"]),
-                      fmt(r["best_test_acc"], ".2f"), fmt(r["final_test_acc"], ".2f"), fmt(r["final_test_loss"], ".4f"),
-                      fmt(r["train_seconds"], ".1f"), fmt(r["images_per_second"], ",.0f"), data)
+        cells = [r["run"], r["status"], r["recipe"], r["model"], fmt(r["params"], ","), fmt(r["epochs"]),
+                 fmt(r["best_test_acc"], ".2f"), fmt(r["final_test_acc"], ".2f"), fmt(r["final_test_loss"], ".4f"),
+                 fmt(r["train_seconds"], ".1f"), fmt(r["images_per_second"], ",.0f"), data]
+        table.add_row(*cells, *([r.get("date") or "-"] if date else []))
     out.print(table)
 
 
@@ -150,15 +164,19 @@ def compare_cmd(
     data_dir: Path | None = typer.Option(None, "--data-dir", help=DATA_DIR_HELP),
     overrides: list[str] | None = typer.Option(None, "--set", help="With --recipes: key=value for every recipe."),
     plot_out: Path | None = typer.Option(Path("compare.png"), "--out", help="Overlay plot (PNG/SVG)."),
+    x: str = typer.Option("epochs", "--x", help=X_HELP),
     as_json: bool = typer.Option(False, "--json"),
     as_csv: bool = typer.Option(False, "--csv", help="Print the table as CSV."),
     force: bool = typer.Option(False, "--force", help="Replace an existing --out file."),
 ) -> None:
     """A table of runs sorted by accuracy, plus their curves overlaid. --recipes A B trains them first."""
     from digitlab.compare import compare_runs, train_recipes
+    from digitlab.curves import X_UNITS
     from digitlab.tables import runs_csv
 
     refuse_overwrite(plot_out, force, "--out")  # before anything trains
+    if x not in X_UNITS:
+        raise DigitlabError(f"--x {x}: choose {', '.join(X_UNITS)}")
     folders = list(targets or [])
     if recipes:
         # `--recipes a b` (space separated, as in the docs) arrives as one option value plus extra arguments
@@ -170,7 +188,7 @@ def compare_cmd(
             folders += train_recipes(names, list(overrides or []), reporter=reporter, values=values)
         finally:
             reporter.stop()
-    rows = compare_runs(folders, plot_out)
+    rows = compare_runs(folders, plot_out, x=x)
     if as_json:
         print_json(rows)
     elif as_csv:
@@ -181,15 +199,23 @@ def compare_cmd(
             out.print(f"wrote {plot_out}")
 
 
-@app.command("runs")
+runs_app = typer.Typer(help="Every run with its status, recipe, accuracy and date; `runs rm NAME` removes runs.")
+app.add_typer(runs_app, name="runs")
+
+
+@runs_app.callback(invoke_without_command=True)
 @handle_errors
 def runs_cmd(
+    ctx: typer.Context,
     root: Path | None = typer.Option(None, "--root", help="Runs folder (default: $DIGITLAB_RUNS or ./runs)."),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Every run with its status (running, finished, stopped, failed, interrupted), recipe, accuracy, date."""
     from digitlab.runs import list_runs
 
+    ctx.obj = {"root": root}
+    if ctx.invoked_subcommand is not None:
+        return
     rows = list_runs(root)
     if as_json:
         print_json(rows)
@@ -197,7 +223,41 @@ def runs_cmd(
     if not rows:
         out.print("no runs yet: `digitlab train` makes one")
         return
-    print_runs_table(rows)
+    print_runs_table(rows, date=True)
+
+
+@runs_app.command("rm")
+@handle_errors
+def runs_rm_cmd(
+    ctx: typer.Context,
+    targets: list[str] = typer.Argument(..., help="Run names (under the runs folder) or run folders."),
+    root: Path | None = typer.Option(None, "--root", help="Runs folder (default: $DIGITLAB_RUNS or ./runs)."),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask; needed when not at a terminal."),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Delete runs (their folders, checkpoints included). A run still training is refused."""
+    import dataclasses
+    import sys
+
+    from digitlab.runs import remove_runs, resolve_run
+
+    root = root or (ctx.obj or {}).get("root")
+    folders = [resolve_run(t, root) for t in targets]  # every name checked before anything is asked or removed
+    if not yes:
+        if not sys.stdin.isatty():
+            raise DigitlabError(f"runs rm: about to delete {len(folders)} run folder(s); add --yes to confirm "
+                                "(there is no terminal to ask)")
+        listed = ", ".join(str(f) for f in folders)
+        if not typer.confirm(f"delete {listed} (checkpoints included)?", err=True):
+            err.print("nothing removed")
+            raise typer.Exit(1)
+    removed = remove_runs(folders, root)
+    if as_json:
+        print_json([dataclasses.asdict(r) for r in removed])
+        return
+    for r in removed:
+        size = f"{r.size_bytes / 1e6:.1f} MB" if r.size_bytes >= 1e5 else f"{r.size_bytes / 1e3:.1f} kB"
+        out.print(f"removed {r.path} ({r.status}, {size})")
 
 
 # ------------------------------------------------------------------------------------------------ interop

@@ -9,7 +9,8 @@ A .ckpt written by mindspore.save_checkpoint is one protobuf message (checkpoint
 tensor_content is the raw little-endian array. Dense weights are (out, in) and Conv2d weights
 (out, in, kh, kw), as in torch, so parameters map by name; MindSpore's own names for the seeds' networks
 (`dense_relu_sequential.0.weight`, `conv1.weight`, `fc1.bias`, ...) are digitlab's names already.
-Optimizer slots (`moments.*`, `learning_rate`, `global_step`, ...) are reported as unmapped.
+Optimizer slots (`moments.*`, `learning_rate`, `global_step`, ...) are reported as unmapped. With no model named,
+the importable model whose every parameter the file holds, with the right shapes, is chosen (`infer_model`).
 """
 
 from __future__ import annotations
@@ -183,12 +184,34 @@ def map_parameters(params: dict[str, np.ndarray], model: torch.nn.Module) -> tup
     return state, report
 
 
-def import_checkpoint(path: str | os.PathLike, model_name: str, out: str | os.PathLike) -> dict:
-    """Make a run folder from a MindSpore checkpoint; eval, predict and serve accept it. Returns a report."""
-    if model_name not in RECIPE_FOR_MODEL:
+def infer_model(params: dict[str, np.ndarray], path: str | os.PathLike = "checkpoint") -> str:
+    """The one importable model that the checkpoint's parameter names and shapes fit entirely; a one-line
+    CheckpointError when none or several do (then `--model` decides)."""
+    fits, near = [], []
+    for name in RECIPE_FOR_MODEL:
+        _, report = map_parameters(params, get_model(name))
+        if not report.missing and not report.mismatched:
+            fits.append(name)
+        else:
+            near.append(f"{name} lacks {len(report.missing)} and mismatches {len(report.mismatched)} parameter(s)")
+    if len(fits) == 1:
+        return fits[0]
+    if fits:
+        raise CheckpointError(f"{path}: its parameters fit several models ({', '.join(fits)}); choose one with --model")
+    names = ", ".join(list(params)[:6]) + (", ..." if len(params) > 6 else "")
+    raise CheckpointError(f"{path}: its parameters ({names}) fit none of the importable models ({'; '.join(near)}); "
+                          f"pass --model to see exactly which names are missing")
+
+
+def import_checkpoint(path: str | os.PathLike, model_name: str | None, out: str | os.PathLike) -> dict:
+    """Make a run folder from a MindSpore checkpoint; eval, predict and serve accept it. Returns a report. With
+    model_name None the model is inferred from the parameter names (summary["model_inferred"] is then True)."""
+    if model_name is not None and model_name not in RECIPE_FOR_MODEL:
         raise ConfigError(f"--model {model_name}: importable models are {', '.join(RECIPE_FOR_MODEL)}")
-    model_spec(model_name)
     params = read_ckpt(path)
+    inferred = model_name is None
+    model_name = infer_model(params, path) if model_name is None else model_name
+    model_spec(model_name)
     model = get_model(model_name)
     state, report = map_parameters(params, model)
     if report.missing or report.mismatched:
@@ -215,7 +238,7 @@ def import_checkpoint(path: str | os.PathLike, model_name: str, out: str | os.Pa
     for name in ("last.safetensors", "best.safetensors"):
         save_weights(folder / "checkpoints" / name, model, info)
     summary = {"run": folder.name, "run_dir": str(folder), "status": "imported", "recipe": config.recipe,
-               "model": model_name, "params": sum(p.numel() for p in model.parameters()),
+               "model": model_name, "model_inferred": inferred, "params": sum(p.numel() for p in model.parameters()),
                "imported_from": str(path), "mapped": report.mapped, "unmapped": report.unmapped,
                "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
     write_json(folder / "summary.json", summary)
