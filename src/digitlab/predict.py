@@ -32,10 +32,14 @@ def predict_files(
     if not files:
         raise DigitlabError(f"no image files in {', '.join(map(str, paths))} (PNG, JPEG, BMP, GIF, WebP, TIFF)")
     prepared, names, errors = [], [], []
+    originals: dict[str, np.ndarray] = {}  # decoded grayscale, kept only for --explain (shown beside the 28x28 input)
     for f in files:
         try:
-            prepared.append(to_mnist(read_image(f), str(f)))
+            gray = read_image(f)
+            prepared.append(to_mnist(gray, str(f)))
             names.append(str(f))
+            if explain_dir is not None:
+                originals[str(f)] = gray
         except DigitlabError as exc:
             errors.append({"file": str(f), "error": str(exc)})
     explained = explain_paths(names, explain_dir, force) if explain_dir is not None else {}
@@ -48,7 +52,7 @@ def predict_files(
             if name in explained:
                 from digitlab.plots import explanation
 
-                explanation(img, p, classes, explained[name], title=Path(name).name)
+                explanation(img, p, classes, explained[name], title=Path(name).name, original=originals.get(name))
                 results[-1]["explain"] = str(explained[name])
     return results, errors
 
