@@ -65,10 +65,12 @@ def test_multi_epoch_ticks_are_whole_epochs():
 
 
 def test_smoothed_line_is_named_in_plain_words():
-    labels = panels(build_loss_curves(records(3)))["training loss"].get_legend_handles_labels()[1]
+    labels = panels(build_loss_curves(records(3, batches=20)))["training loss"].get_legend_handles_labels()[1]
     assert labels[0] == "loss at each logged step"
     assert labels[1].startswith("smoothed (mean of ") and labels[1].endswith(" logged steps)")
     assert not any("moving mean" in label for label in labels)
+    few = panels(build_loss_curves(records(1)))["training loss"].get_legend_handles_labels()[1]
+    assert few == ["loss at each logged step"]  # 6 logged values: drawn as they are, not blurred
 
 
 def test_max_steps_run_shows_its_stop_evaluation():
@@ -118,7 +120,7 @@ def test_overlay_by_images_lines_up_runs_of_different_batch_sizes():
     fig = build_overlay([Series("b32", small, 32), Series("b64", big, 64)], x="images")
     loss = fig.axes[0]
     ends = [line.get_xdata()[-1] for line in loss.get_lines()]
-    assert ends == [1280, 1280, 1280, 1280]  # raw and smoothed line of each run end at the same x
+    assert len(ends) >= 2 and set(ends) == {1280}  # every line of both runs ends at the same x
     assert loss.get_xlabel().startswith("images seen")
     acc = fig.axes[1]
     assert [list(line.get_xdata()) for line in acc.get_lines()] == [[640, 1280], [640, 1280]]

@@ -24,6 +24,8 @@ from digitlab.errors import ConfigError
 from digitlab.plots import new_figure, save_figure
 
 X_UNITS = ("steps", "epochs", "images")
+# fewer logged values than this are drawn as they are: a moving mean over a handful of points only blurs them
+SMOOTH_FROM = 20
 X_LABELS = {"steps": "step", "epochs": "epoch", "images": "images seen (steps x batch size)"}
 
 
@@ -115,7 +117,7 @@ def build_loss_curves(records: Sequence[dict], title: str = "") -> Figure:
         few = len(y) < 10  # a smoke run: show each logged value as a dot, or a single value would be invisible
         ax_loss.plot(x, y, alpha=0.6 if few else 0.3, lw=0.8, color="C0", marker="o" if few else None, ms=3,
                      label="loss at each logged step")
-        if len(y) >= 5:
+        if len(y) >= SMOOTH_FROM:
             k, means = smooth(y)
             ax_loss.plot(x[k - 1 :], means, lw=1.6, color="C0", label=f"smoothed (mean of {k} logged steps)")
         ax_loss.legend(fontsize=8)
@@ -219,12 +221,12 @@ def build_overlay(runs: Sequence[Series], x: str = "epochs", title: str = "") ->
         evals = [r for r in run.records if r.get("kind") in ("epoch", "stop") and r.get("test_acc") is not None]
         if steps:
             sx, sy = np.array([where[id(r)] for r in steps]), np.array([r["loss"] for r in steps])
-            ax_loss.plot(sx, sy, color=color, alpha=0.25, lw=0.7)
-            if len(sy) >= 5:
+            if len(sy) >= SMOOTH_FROM:  # raw values faint, their moving mean bold
+                ax_loss.plot(sx, sy, color=color, alpha=0.25, lw=0.7)
                 k, means = smooth(sy)
                 ax_loss.plot(sx[k - 1 :], means, color=color, lw=1.6, label=run.label)
             else:
-                ax_loss.plot(sx, sy, color=color, lw=1.6, label=run.label)
+                ax_loss.plot(sx, sy, color=color, lw=1.6, marker="o", ms=3, label=run.label)
         if evals:
             ex, ey = [where[id(r)] for r in evals], [r["test_acc"] for r in evals]
             ax_acc.plot(ex, ey, marker="o", color=color, label=None if steps else run.label, clip_on=False)
