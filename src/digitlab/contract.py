@@ -8,6 +8,7 @@ Nothing downstream reads checkpoint metadata as a raw dict.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -79,6 +80,9 @@ class Preprocessing:
         if pre.input_size != pre.resize + 2 * pre.pad or pre.input_size < 1 or not pre.classes:
             raise CheckpointError(f"{source}: checkpoint preprocessing is inconsistent (input {pre.input_size}, "
                                   f"resize {pre.resize}, pad {pre.pad}, {len(pre.classes)} classes)")
+        if not (math.isfinite(pre.mean) and math.isfinite(pre.std)):  # inf/NaN would turn every input into NaN
+            raise CheckpointError(f"{source}: checkpoint preprocessing has mean {pre.mean}, std {pre.std}; both must "
+                                  "be finite numbers (the file is damaged)")
         if pre.normalize and not pre.std > 0:
             raise CheckpointError(f"{source}: checkpoint preprocessing has std {pre.std}; it must be positive")
         return pre

@@ -28,7 +28,14 @@ def predict_files(
     dev = pick_device(device)
     model, ckpt = load_model(target, dev)
     classes = ckpt.info.classes
-    files = image_files(paths)
+    files: list[Path] = []
+    empty_folders: list[dict] = []  # a folder given by name that holds no images is named, never silently skipped
+    for path in paths:
+        found = image_files([path])
+        if not found and Path(path).is_dir():
+            empty_folders.append({"file": str(path), "error": f"{path}: a folder with no image files (PNG, JPEG, BMP, "
+                                                              "GIF, WebP, TIFF)"})
+        files.extend(found)
     if not files:
         raise DigitlabError(f"no image files in {', '.join(map(str, paths))} (PNG, JPEG, BMP, GIF, WebP, TIFF)")
     prepared, names, errors = [], [], []
@@ -54,7 +61,7 @@ def predict_files(
 
                 explanation(img, p, classes, explained[name], title=Path(name).name, original=originals.get(name))
                 results[-1]["explain"] = str(explained[name])
-    return results, errors
+    return results, empty_folders + errors
 
 
 def explain_paths(names: list[str], explain_dir: str | os.PathLike, force: bool) -> dict[str, Path]:

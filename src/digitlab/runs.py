@@ -110,18 +110,42 @@ class NullLog:
 
 
 class MetricsLog:
-    """Append-only JSON lines, flushed per write so a killed run keeps what it logged."""
+    """Append-only JSON lines, flushed per write so a killed run keeps what it logged.
+
+    The file is opened at the first write, and opened again whenever the file at `path` is no longer the one held
+    open: `truncate_after` (a resume) replaces the file atomically, and records written to the old, unlinked file
+    would be lost. A line torn by a kill is ended before the next record, so it never swallows that record.
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.fh = open(path, "a", encoding="utf-8")  # noqa: SIM115 - kept open for the run
+        self.fh = None
+
+    def _open(self):
+        try:
+            same = self.fh is not None and os.fstat(self.fh.fileno()).st_ino == os.stat(self.path).st_ino
+        except FileNotFoundError:
+            same = False
+        if not same:
+            if self.fh is not None:
+                self.fh.close()
+            self.fh = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - kept open for the run
+            if self.fh.tell() > 0:
+                with open(self.path, "rb") as fh:
+                    fh.seek(-1, os.SEEK_END)
+                    if fh.read(1) != b"\n":
+                        self.fh.write("\n")
+        return self.fh
 
     def write(self, record: dict) -> None:
-        self.fh.write(json.dumps(record) + "\n")
-        self.fh.flush()
+        fh = self._open()
+        fh.write(json.dumps(record) + "\n")
+        fh.flush()
 
     def close(self) -> None:
-        self.fh.close()
+        if self.fh is not None:
+            self.fh.close()
+            self.fh = None
 
     @staticmethod
     def read(path: Path) -> list[dict]:
@@ -139,9 +163,20 @@ class MetricsLog:
         return rows
 
     @staticmethod
-    def truncate_after(path: Path, step: int) -> None:
-        """Drop records logged after `step` (steps a killed run did but its checkpoint doesn't hold)."""
-        rows = [r for r in MetricsLog.read(path) if r.get("step", 0) <= step]
+    def truncate_after(path: Path, step: int, epochs_done: int | None = None) -> None:
+        """Drop records logged after `step` (steps a killed run did but its checkpoint doesn't hold).
+
+        epochs_done: the epochs the checkpoint has completed (its position's `epoch`). A resume checkpoint written by
+        --ckpt-every at an epoch's last step comes *before* that epoch's record, at the same step: a kill between the
+        two leaves a record the checkpoint does not hold, which the resumed run would log a second time. With
+        epochs_done given, the records of epochs after it are dropped too.
+        """
+        def held(r: dict) -> bool:
+            if r.get("step", 0) > step:
+                return False
+            return epochs_done is None or r.get("kind") != "epoch" or r.get("epoch", 0) <= epochs_done
+
+        rows = [r for r in MetricsLog.read(path) if held(r)]
         atomic_write(path, "".join(json.dumps(r) + "\n" for r in rows))
 
 

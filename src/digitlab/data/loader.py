@@ -52,7 +52,10 @@ def carve_validation(
 ) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
     """Split a seeded random `val_size` examples off the training set: ((train), (val))."""
     if not 0 < val_size < len(labels):
-        raise DataError(f"validation size {val_size} must be between 1 and {len(labels) - 1}")
+        # a setting the data cannot meet: name the key and what the data allows (1 example must stay for training)
+        hint = f"1..{len(labels) - 1}" if len(labels) > 1 else "0 (no validation split)"
+        raise DataError(f"data.val_size {val_size}: the training split has {len(labels)} examples (after "
+                        f"data.classes / data.limit); choose {hint}")
     order = np.random.default_rng(seed).permutation(len(labels))
     val, train = np.sort(order[:val_size]), np.sort(order[val_size:])
     return (images[train], labels[train]), (images[val], labels[val])

@@ -105,9 +105,13 @@ def load_state_checked(model: nn.Module, state: dict[str, torch.Tensor], source:
     unexpected = [k for k in state if k not in own]
     mismatched = [f"{k} {tuple(state[k].shape)} vs {tuple(own[k].shape)}" for k in own
                   if k in state and state[k].shape != own[k].shape]
-    if missing or unexpected or mismatched:
+    # integer (or bool) tensors for float parameters would be cast silently into a model that answers nonsense
+    wrong_kind = [f"{k} {state[k].dtype} vs {own[k].dtype}" for k in own
+                  if k in state and own[k].is_floating_point() != state[k].is_floating_point()]
+    if missing or unexpected or mismatched or wrong_kind:
         parts = []
-        for label, names in (("missing", missing), ("unexpected", unexpected), ("shape mismatch", mismatched)):
+        for label, names in (("missing", missing), ("unexpected", unexpected), ("shape mismatch", mismatched),
+                             ("dtype mismatch", wrong_kind)):
             if names:
                 shown = ", ".join(names[:6]) + (f" (+{len(names) - 6} more)" if len(names) > 6 else "")
                 parts.append(f"{label}: {shown}")
