@@ -37,12 +37,13 @@ def batch_size(folder: Path) -> int:
 def plot_runs(folders: list[Path], out: str | os.PathLike, rows: list[dict] | None = None, x: str = "epochs",
               title: str = "") -> Path:
     """Overlay the runs' curves in one figure, labelled "run (model)"; rows may be passed when already read."""
-    from digitlab.curves import X_UNITS, Series, overlay_runs
+    from digitlab.curves import X_UNITS, Series, overlay_runs, with_every_step
 
     if x not in X_UNITS:
         raise ConfigError(f"--x {x}: choose {', '.join(X_UNITS)}")
     rows = rows or [runs.run_row(f) for f in folders]
-    series = [Series(f"{f.name} ({row['model']})", runs.MetricsLog.read(f / "metrics.jsonl"),
+    series = [Series(f"{f.name} ({row['model']})",
+                     with_every_step(runs.MetricsLog.read(f / "metrics.jsonl"), runs.read_step_losses(f)),
                      batch_size(f) if x == "images" else 1) for f, row in zip(folders, rows)]
     if not any(s.records for s in series):
         raise DigitlabError("these runs have logged nothing yet")

@@ -29,6 +29,21 @@ SMOOTH_FROM = 20
 X_LABELS = {"steps": "step", "epochs": "epoch", "images": "images seen (steps x batch size)"}
 
 
+def with_every_step(records: Sequence[dict], losses: np.ndarray) -> list[dict]:
+    """The records with their step records replaced by one per step from losses.f32 (every step's loss, whatever
+    log_every was): a logged step keeps its other fields (lr, epoch, ...); steps never recorded (NaN) are left out.
+    Without per-step losses (a run from before the file existed) the records are returned as they are."""
+    if not len(losses):
+        return list(records)
+    logged = {r.get("step"): r for r in records if r.get("kind") == "step"}
+    batches = _steps_per_epoch(records)
+    steps = [{**logged.get(i, {"kind": "step", "step": i, **({"batches": batches} if batches else {})}),
+              "loss": float(value), "every_step": True}
+             for i, value in enumerate(losses, start=1) if np.isfinite(value)]
+    others = [r for r in records if r.get("kind") != "step"]
+    return sorted(steps + others, key=lambda r: (r.get("step", 0), r.get("kind") != "step"))
+
+
 @dataclass(frozen=True)
 class Series:
     """One run for an overlay: its legend label, its metrics records and its batch size (for --x images)."""
@@ -114,12 +129,13 @@ def build_loss_curves(records: Sequence[dict], title: str = "") -> Figure:
 
     if steps:
         x, y = x_of(steps, "steps"), np.array([r["loss"] for r in steps])
+        unit = "step" if all(r.get("every_step") for r in steps) else "logged step"  # losses.f32, or the log only
         few = len(y) < 10  # a smoke run: show each logged value as a dot, or a single value would be invisible
         ax_loss.plot(x, y, alpha=0.6 if few else 0.3, lw=0.8, color="C0", marker="o" if few else None, ms=3,
-                     label="loss at each logged step")
+                     label=f"loss at each {unit}")
         if len(y) >= SMOOTH_FROM:
             k, means = smooth(y)
-            ax_loss.plot(x[k - 1 :], means, lw=1.6, color="C0", label=f"smoothed (mean of {k} logged steps)")
+            ax_loss.plot(x[k - 1 :], means, lw=1.6, color="C0", label=f"smoothed (mean of {k} {unit}s)")
         ax_loss.legend(fontsize=8)
         ax_loss.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
         ax_loss.set_xlabel("step")

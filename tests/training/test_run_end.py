@@ -94,3 +94,14 @@ def test_running_mean_log_format_prints_seed_003_lines(idx_dir, tmp_path):
     steps = [r for r in MetricsLog.read(tmp_path / "r" / "metrics.jsonl") if r["kind"] == "step"]
     losses = read_step_losses(tmp_path / "r")
     assert steps[0]["loss_mean"] == pytest.approx(float(losses[:4].mean()), rel=1e-5)
+
+
+def test_loss_figure_and_overlay_draw_every_step(idx_dir, tmp_path):
+    from digitlab.compare import plot_runs
+    from digitlab.curves import build_loss_curves, with_every_step
+
+    train(make_config(idx_dir, "train.epochs=2", "train.log_every=100"), run_dir=tmp_path / "r")
+    records = with_every_step(MetricsLog.read(tmp_path / "r" / "metrics.jsonl"), read_step_losses(tmp_path / "r"))
+    line = build_loss_curves(records).axes[0].get_lines()[0]
+    assert len(line.get_xdata()) == 16 and line.get_label() == "loss at each step"  # 2 logged, 16 trained
+    assert plot_runs([tmp_path / "r"], tmp_path / "o.png").exists()

@@ -41,10 +41,10 @@ def _run(s: Session, reporter: Reporter) -> dict:
     if main:
         runs.set_status(s.run_dir, "running", recipe=s.config.recipe, model=s.config.model.name,
                         world_size=s.ddp.world_size)
-    if s.data.dataset.fallback:
-        reporter.on_message(s.data.dataset.fallback)
-    reporter.on_start(_start_info(s))
-    try:
+    try:  # the reporter prints: a closed pipe there is handled like one during training
+        if s.data.dataset.fallback:
+            reporter.on_message(s.data.dataset.fallback)
+        reporter.on_start(_start_info(s))
         # a run killed after its last epoch but before it was closed has nothing left to train: it is only finished
         ended = loop.fit(s, reporter) if s.state.epoch < s.config.train.epochs else "done"
     except TrainingInterrupted:
@@ -72,10 +72,12 @@ def _run(s: Session, reporter: Reporter) -> dict:
     summary = s.book.summary(s, ended)
     write_json(s.run_dir / "summary.json", summary)
     with contextlib.suppress(Exception):  # a plot is a convenience; its failure must not lose the run
+        from digitlab.curves import with_every_step
         from digitlab.plots import loss_curves
 
         if s.config.train.loss_plot:
-            loss_curves(s.book.history, s.run_dir / "loss.png", title=f"{s.run_dir.name} ({s.config.model.name})")
+            records = with_every_step(s.book.history, runs.read_step_losses(s.run_dir))
+            loss_curves(records, s.run_dir / "loss.png", title=f"{s.run_dir.name} ({s.config.model.name})")
     runs.set_status(s.run_dir, summary["status"], step=s.state.global_step)
     reporter.on_end(summary)
     return summary
