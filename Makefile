@@ -42,3 +42,37 @@ lint: $(STAMP)
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info
+
+# ------------------------------------------------------------------------------------------------ benchmarks
+# `make bench` / `make bench-quick`: build the two comparison venvs on their own (idempotent stamps), write
+# MindSpore's MNIST_Data/ layout from the verified IDX files, and run bench/run.py, which prints the side-by-side
+# table (MindSpore's seeds as written, the torchvision tutorial way, a plain in-memory loop, digitlab).
+# torchvision does not import beside the torch 2.13.0 CPU wheel, so its venv gets a matching torch of its own;
+# MindSpore 2.10 needs numpy<2, so it gets a third venv (inside the first, so one `rm -rf .venv-bench` clears both).
+BENCH_VENV  := .venv-bench
+BENCH_PY    := $(BENCH_VENV)/bin/python
+BENCH_STAMP := $(BENCH_VENV)/.bench-installed
+BENCH_TORCH := torch==2.14.1 torchvision==0.29.1
+MS_VENV     := $(BENCH_VENV)/mindspore
+MS_STAMP    := $(MS_VENV)/.mindspore-installed
+MINDSPORE   := mindspore==2.10.0 'numpy<2'
+BENCH_ARGS  ?=
+
+.PHONY: bench bench-quick
+
+$(BENCH_STAMP): pyproject.toml
+	@test -x $(BENCH_PY) || python3 -m venv $(BENCH_VENV)
+	$(BENCH_PY) -m pip install -q --disable-pip-version-check $(BENCH_TORCH)
+	$(BENCH_PY) -m pip install -q --disable-pip-version-check -e .
+	@touch $(BENCH_STAMP)
+
+$(MS_STAMP): $(BENCH_STAMP)
+	@test -x $(MS_VENV)/bin/python || python3 -m venv $(MS_VENV)
+	$(MS_VENV)/bin/python -m pip install -q --disable-pip-version-check $(MINDSPORE)
+	@touch $(MS_STAMP)
+
+bench: $(BENCH_STAMP) $(MS_STAMP)
+	$(BENCH_PY) bench/run.py $(if $(DATA_DIR),--data-dir $(DATA_DIR)) --mindspore $(MS_VENV)/bin/python $(BENCH_ARGS)
+
+bench-quick: $(BENCH_STAMP) $(MS_STAMP)
+	$(BENCH_PY) bench/run.py $(if $(DATA_DIR),--data-dir $(DATA_DIR)) --mindspore $(MS_VENV)/bin/python --quick $(BENCH_ARGS)

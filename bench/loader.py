@@ -53,7 +53,8 @@ def bench_digitlab(ds, repeats: int = 3) -> dict:
 def torchvision_root(ds) -> Path:
     """A temporary torchvision-layout root (<root>/<Class>/raw/, decompressed) from the verified files."""
     root = Path(tempfile.mkdtemp(prefix="dl-bench-"))
-    folder = {"mnist": "MNIST", "fashion-mnist": "FashionMNIST", "kmnist": "KMNIST"}[ds.name]
+    # your own IDX files (dataset "idx", e.g. run.py --smoke) are read the MNIST way
+    folder = {"fashion-mnist": "FashionMNIST", "kmnist": "KMNIST"}.get(ds.name, "MNIST")
     raw = root / folder / "raw"
     raw.mkdir(parents=True)
     for role, path in ds.files.items():

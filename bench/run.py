@@ -1,18 +1,24 @@
-"""The speed suite: every figure side by side in one run, on this machine.
+"""The speed suite: every figure side by side in one run, on this machine. `make bench` / `make bench-quick` build
+the comparison venvs and run it; by hand:
 
-    python bench/run.py --data-dir ../shared/data/mnist [--quick] [--json] [--only loader,recipes,fast,memory]
+    python bench/run.py [--data-dir DIR] [--quick | --smoke] [--mindspore PY] [--json] [--only loader,recipes,fast,memory]
 
 1. loader    digitlab's TensorLoader vs torchvision's datasets.MNIST + DataLoader (bench/loader.py).
-2. recipes   each tutorial recipe: digitlab's seconds per epoch and accuracy vs the same model, loss, optimizer,
-             batch size and epochs written the tutorial way (torchvision dataset + DataLoader, a plain loop that
-             reads loss.item() every step as the seeds do), in the same run; the ratio; and the recipe's FLOP
-             floor: forward+backward FLOPs per epoch (torch's FlopCounterMode) / this machine's float32 matmul
-             throughput. --quick times 100 steps of each instead of whole epochs (no accuracy).
-3. fast      time to 99.0% / 99.5%: the fast and strong recipes vs pytorch-example, over several seeds (median,
-             min-max), as training wall time from the first step (data loaded) and as the whole process.
+2. recipes   each tutorial recipe, one epoch on every side, back to back in this process: the seed's own MindSpore
+             program where there is one (quickstart: seed 000, lenet5: seed 002; bench/mindspore_seeds.py in
+             MindSpore's venv), the torchvision tutorial way (dataset + DataLoader + a loop that reads loss.item()
+             every step as the seeds do), the same loop written plainly over in-memory tensors (bench/sides.py), and
+             digitlab. Seconds per epoch (with its test pass), accuracy, the ratios, and the recipe's FLOP floor:
+             forward+backward FLOPs per epoch (torch's FlopCounterMode) / this machine's float32 matmul throughput.
+             --quick times 100 steps of each instead of whole epochs (no accuracy); --smoke 5 steps on tiny random
+             data (the suite's own check, tests/bench). A side whose venv is missing is skipped and named.
+3. fast      time to 99.0% / 99.5%: fast (bf16 where native, and float32, same run), strong, pytorch-example, over
+             several seeds (median, min-max), as training wall time from the first step and as the whole process.
 4. memory    peak RSS of a full-MNIST training process (the quickstart recipe).
 
-Needs torchvision for 1 and 2 (a separate venv: see docs/benchmarks.md). Never part of the test suite.
+torchvision does not import beside the torch 2.13.0 CPU wheel, and MindSpore 2.10 needs numpy<2: the Makefile's
+bench targets build .venv-bench (torch 2.14.1 + torchvision 0.29.1 + digitlab) and .venv-bench/mindspore.
+Never part of the test suite.
 """
 
 from __future__ import annotations
@@ -21,24 +27,28 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import sides  # bench/sides.py
 import torch
 import torch.nn.functional as F
 
+import digitlab
 from digitlab import config as cfgmod
 from digitlab.data.sources import load_dataset
 from digitlab.models import get_model, model_spec
 from digitlab.recipes import load_recipe
-from digitlab.training.engine import train
 from digitlab.training.losses import make_loss
 from digitlab.training.optim import make_optimizer, make_scheduler
 
 HERE = Path(__file__).resolve().parent
+# the seeds' own MindSpore programs (bench/mindspore_seeds.py), by the recipe that reproduces each
+MINDSPORE_PROGRAMS = {"quickstart": "quickstart", "lenet5": "lenet5"}
 TUTORIAL_RECIPES = ["quickstart", "quickstart-deep", "lenet5", "mlp-sgd", "mlp-5layer", "cnn-small", "pytorch-example"]
 
 
@@ -64,14 +74,21 @@ def step_flops(model_name: str, batch: int) -> float:
     return float(counter.get_total_flops())
 
 
-def tutorial_way(recipe: str, data_dir: str, epochs: int, max_steps: int) -> dict:
+def torchvision_available() -> bool:
+    try:
+        import torchvision  # noqa: F401
+    except Exception:  # not installed, or built for another torch (it then fails to import)
+        return False
+    return True
+
+
+def tutorial_way(recipe: str, ds, epochs: int, max_steps: int) -> dict:
     """The recipe written as the tutorials write it: torchvision dataset + DataLoader + a plain loop."""
     from loader import torchvision_root  # bench/loader.py
     from torch.utils.data import DataLoader
     from torchvision import datasets, transforms
 
     config = load_recipe(recipe).config
-    ds = load_dataset("mnist", data_dir, strict=True)
     root = torchvision_root(ds)
     spec = model_spec(config.model.name)
     steps = [transforms.ToTensor()]
@@ -111,8 +128,9 @@ def tutorial_way(recipe: str, data_dir: str, epochs: int, max_steps: int) -> dic
         with torch.no_grad():
             for x, y in test_loader:
                 correct += (model(x).argmax(1) == y).sum().item()
-        acc = 100.0 * correct / len(test_set)
+        acc = round(100.0 * correct / len(test_set), 2)
     seconds = time.perf_counter() - t0
+    shutil.rmtree(root, ignore_errors=True)
     per_epoch = seconds / step * len(loader) if max_steps else seconds / epochs
     return {"seconds_per_epoch": per_epoch, "accuracy": acc, "steps": step, "steps_per_epoch": len(loader)}
 
@@ -123,35 +141,68 @@ def digitlab_way(recipe: str, dataset, epochs: int, max_steps: int, tmp: Path) -
     if max_steps:
         over.append(f"train.max_steps={max_steps}")
     config = cfgmod.with_overrides(config, over)
-    summary = train(config, run_dir=tmp / f"{recipe}-{time.time_ns()}", dataset=dataset)
+    summary = digitlab.train(config, run_dir=tmp / f"{recipe}-{time.time_ns()}", dataset=dataset)
     steps_per_epoch = -(-summary["n_train"] // config.train.batch_size)
     per_epoch = summary["train_seconds"] / summary["steps"] * steps_per_epoch if max_steps else \
         summary["train_seconds"] / epochs
     return {"seconds_per_epoch": per_epoch, "accuracy": summary["final_test_acc"] if not max_steps else None}
 
 
-def bench_recipes(data_dir: str, quick: bool, epochs: int, tmp: Path) -> dict:
-    gflops = matmul_gflops()
-    dataset = load_dataset("mnist", data_dir, strict=True)
+def _ratio(a: dict | None, b: dict | None) -> float | None:
+    if not a or not b or "seconds_per_epoch" not in a or "seconds_per_epoch" not in b:
+        return None
+    return round(a["seconds_per_epoch"] / b["seconds_per_epoch"], 2)
+
+
+def bench_recipes(dataset, recipes: list[str], max_steps: int, epochs: int, tmp: Path, ms_python: str | None,
+                  skipped: list[str], floor: bool = True) -> dict:
+    """Each recipe's sides back to back in this process: digitlab, the plain loop, the torchvision tutorial way
+    and (quickstart, lenet5) the seed's MindSpore program; seconds per epoch, accuracy, ratios, FLOP floor."""
+    gflops = matmul_gflops() if floor else 0.0
+    tv = torchvision_available()
+    if not tv:
+        skipped.append("torchvision side: torchvision does not import in this Python (make bench builds "
+                       ".venv-bench with torch 2.14.1 + torchvision 0.29.1)")
+    ms_root = None
+    if any(r in MINDSPORE_PROGRAMS for r in recipes):
+        if ms_python and Path(ms_python).exists():
+            ms_root = sides.write_mindspore_layout(dataset, tmp / "mindspore-data")
+        else:
+            skipped.append(f"MindSpore side: no MindSpore venv at {ms_python or '(none given)'} (make bench builds "
+                           ".venv-bench/mindspore with mindspore==2.10.0 and numpy<2)")
     rows = []
-    for recipe in TUTORIAL_RECIPES:
+    for recipe in recipes:
         config = load_recipe(recipe).config
-        max_steps = 100 if quick else 0
         ours = digitlab_way(recipe, dataset, epochs, max_steps, tmp)
-        theirs = tutorial_way(recipe, data_dir, epochs, max_steps)
-        per_step = step_flops(config.model.name, config.train.batch_size)
-        floor = per_step * theirs["steps_per_epoch"] / (gflops * 1e9)
-        rows.append({
-            "recipe": recipe, "model": config.model.name, "batch_size": config.train.batch_size, "epochs": epochs,
-            "digitlab_s_per_epoch": round(ours["seconds_per_epoch"], 2),
-            "tutorial_s_per_epoch": round(theirs["seconds_per_epoch"], 2),
-            "speedup": round(theirs["seconds_per_epoch"] / ours["seconds_per_epoch"], 2),
-            "digitlab_acc": ours["accuracy"], "tutorial_acc": theirs["accuracy"],
-            "flop_floor_s_per_epoch": round(floor, 2),
-            "x_floor": round(ours["seconds_per_epoch"] / floor, 2),
-        })
-        print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
+        plain = sides.plain_loop(recipe, dataset, epochs, max_steps)
+        theirs = tutorial_way(recipe, dataset, epochs, max_steps) if tv else None
+        ms = None
+        if ms_root is not None and recipe in MINDSPORE_PROGRAMS:
+            ms = sides.run_mindspore(ms_python, MINDSPORE_PROGRAMS[recipe], ms_root, max_steps)
+        row = {"recipe": recipe, "model": config.model.name, "batch_size": config.train.batch_size, "epochs": epochs,
+               "steps": max_steps or None}
+        for name, side in (("mindspore", ms), ("torchvision", theirs), ("plain", plain), ("digitlab", ours)):
+            if side is None:
+                continue
+            if "error" in side:
+                row[f"{name}_error"] = side["error"]
+                continue
+            row[f"{name}_s_per_epoch"] = round(side["seconds_per_epoch"], 2)
+            row[f"{name}_acc"] = side["accuracy"]
+        row["x_vs_mindspore"] = _ratio(ms, ours)  # how many times faster digitlab is
+        row["x_vs_torchvision"] = _ratio(theirs, ours)
+        row["digitlab_over_plain"] = _ratio(ours, plain)  # <= 1.0: no slower than the plain loop
+        if floor:
+            per_step = step_flops(config.model.name, config.train.batch_size)
+            row["flop_floor_s_per_epoch"] = round(per_step * plain["steps_per_epoch"] / (gflops * 1e9), 2)
+            row["x_floor"] = round(ours["seconds_per_epoch"] / row["flop_floor_s_per_epoch"], 2)
+        rows.append(row)
+        print(json.dumps(row), file=sys.stderr, flush=True)
     return {"matmul_gflops": round(gflops, 1), "recipes": rows}
+
+
+def _data_args(data_dir: str | None) -> list[str]:
+    return ["--data-dir", data_dir] if data_dir else []
 
 
 def timed_process(args: list[str]) -> tuple[float, dict]:
@@ -161,68 +212,123 @@ def timed_process(args: list[str]) -> tuple[float, dict]:
     return time.perf_counter() - t0, json.loads(out.stdout)
 
 
-def bench_fast(data_dir: str, seeds: int, tmp: Path, quick: bool) -> dict:
-    results = {}
-    plans = [("fast", 99.0, []), ("strong", 99.5, []), ("pytorch-example", 99.0, ["--set", "train.target_acc=99.0"])]
-    if quick:
-        plans = plans[:1]
-    for recipe, target, extra in plans:
-        rows = []
-        # the slow references get 3 seeds (the issue's minimum); the fast recipe gets all of them
-        for seed in range(seeds if recipe == "fast" else min(seeds, 3)):
-            wall, summary = timed_process(["train", "-r", recipe, "--data-dir", data_dir, "--seed", str(seed),
-                                           "--run-dir", str(tmp / f"{recipe}-{seed}-{time.time_ns()}"), *extra])
-            rows.append({"seed": seed, "acc": summary["final_test_acc"], "train_seconds": summary["train_seconds"],
-                         "process_seconds": round(wall, 2), "epochs": summary["epochs"]})
-            print(json.dumps({"recipe": recipe, **rows[-1]}), file=sys.stderr, flush=True)
-        accs = [r["acc"] for r in rows]
-        times = [r["train_seconds"] for r in rows]
-        results[recipe] = {
-            "target": target, "runs": rows, "mean_acc": round(statistics.mean(accs), 3), "min_acc": min(accs),
+def _runs_summary(rows: list[dict], target: float) -> dict:
+    accs = [r["acc"] for r in rows]
+    times = [r["train_seconds"] for r in rows]
+    return {"target": target, "runs": rows, "mean_acc": round(statistics.mean(accs), 3), "min_acc": min(accs),
             "reached_target": sum(a >= target for a in accs), "median_train_seconds": statistics.median(times),
             "train_seconds_range": [min(times), max(times)],
-            "median_process_seconds": statistics.median(r["process_seconds"] for r in rows),
-        }
+            "median_process_seconds": statistics.median(r["process_seconds"] for r in rows)}
+
+
+def bench_fast(data_dir: str | None, seeds: int, tmp: Path, quick: bool) -> dict:
+    """Time to 99.0% / 99.5%. `fast` runs each seed twice back to back, as the recipe has it (bf16 autocast where
+    the CPU computes bf16 natively) and in float32 (train.amp=false), so the two are compared in the same run."""
+    results = {}
+    plans = [("fast", 99.0, []), ("fast-float32", 99.0, ["--set", "train.amp=false"]), ("strong", 99.5, []),
+             ("pytorch-example", 99.0, ["--set", "train.target_acc=99.0"])]
+    if quick:
+        plans = plans[:2]
+    rows: dict[str, list[dict]] = {name: [] for name, _, _ in plans}
+    for seed in range(seeds):
+        for name, _target, extra in plans:
+            if not name.startswith("fast") and seed >= 3:  # the slow references get 3 seeds (the issue's minimum)
+                continue
+            recipe = name.removesuffix("-float32")
+            wall, summary = timed_process(["train", "-r", recipe, *_data_args(data_dir), "--seed", str(seed),
+                                           "--run-dir", str(tmp / f"{name}-{seed}-{time.time_ns()}"), *extra])
+            row = {"seed": seed, "acc": summary["final_test_acc"], "train_seconds": summary["train_seconds"],
+                   "process_seconds": round(wall, 2), "epochs": summary["epochs"],
+                   "precision": summary.get("precision", "float32" if "train.amp=false" in extra else "see config")}
+            rows[name].append(row)
+            print(json.dumps({"recipe": name, **row}), file=sys.stderr, flush=True)
+    for name, target, _ in plans:
+        results[name] = _runs_summary(rows[name], target)
+    if "fast" in results and "fast-float32" in results:
+        results["fast"]["x_float32_time"] = round(results["fast"]["median_train_seconds"]
+                                                  / results["fast-float32"]["median_train_seconds"], 3)
     return results
 
 
-def bench_memory(data_dir: str, tmp: Path) -> dict:
+def bench_memory(data_dir: str | None, tmp: Path) -> dict:
     """Peak RSS of a quickstart training process, measured in a fresh child so no earlier run is counted."""
     code = ("import resource, subprocess, sys; subprocess.run([sys.executable, '-m', 'digitlab', 'train', '-r', "
-            f"'quickstart', '--data-dir', {data_dir!r}, '--run-dir', {str(tmp / f'mem-{time.time_ns()}')!r}], "
+            f"'quickstart', *{_data_args(data_dir)!r}, '--run-dir', {str(tmp / f'mem-{time.time_ns()}')!r}], "
             "check=True, capture_output=True); print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     return {"recipe": "quickstart", "peak_rss_mb": round(int(out.stdout.strip()) / 1024, 1)}
 
 
+def smoke_dataset(tmp: Path):
+    """Tiny random IDX files (256 train / 128 test digits) for --smoke: exercises every side in seconds."""
+    from digitlab.data import idx
+
+    folder = tmp / f"smoke-{time.time_ns()}"
+    folder.mkdir(parents=True)
+    gen = torch.Generator().manual_seed(0)
+    for stem, n in (("train", 256), ("t10k", 128)):
+        idx.write(folder / f"{stem}-images-idx3-ubyte", torch.randint(0, 256, (n, 28, 28), generator=gen,
+                                                                      dtype=torch.uint8).numpy())
+        idx.write(folder / f"{stem}-labels-idx1-ubyte", torch.randint(0, 10, (n,), generator=gen,
+                                                                      dtype=torch.uint8).numpy())
+    return load_dataset("idx", str(folder))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data-dir", required=True, help="Full MNIST (e.g. ../shared/data/mnist)")
-    parser.add_argument("--quick", action="store_true", help="100 steps per recipe, 1 seed: under 3 minutes")
-    parser.add_argument("--epochs", type=int, default=1, help="Epochs per recipe, both ways (full mode)")
+    parser.add_argument("--data-dir", default=None, help="Full MNIST (default: digitlab's data home)")
+    parser.add_argument("--quick", action="store_true", help="100 steps per recipe, 1 seed: a few minutes")
+    parser.add_argument("--smoke", action="store_true",
+                        help="tiny random data, 5 steps of quickstart and lenet5 on each side there is: seconds")
+    parser.add_argument("--epochs", type=int, default=1, help="Epochs per recipe, every side (full mode)")
     parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--recipes", default=",".join(TUTORIAL_RECIPES), help="comma-separated tutorial recipes")
+    parser.add_argument("--mindspore", default=None, help="MindSpore venv's python (make bench builds one)")
     parser.add_argument("--only", default="loader,recipes,fast,memory")
-    parser.add_argument("--json", action="store_true")
+    parser.add_argument("--json", action="store_true", help="the whole report as JSON instead of the table")
     args = parser.parse_args()
     sys.path.insert(0, str(HERE))
     tmp = Path(os.environ.get("TMPDIR", "/tmp")) / "digitlab-bench"
     tmp.mkdir(parents=True, exist_ok=True)
-    parts = args.only.split(",")
+    parts = ["recipes"] if args.smoke else args.only.split(",")
+    recipes = list(MINDSPORE_PROGRAMS) if args.smoke else args.recipes.split(",")
     report: dict = {"machine": f"{platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, "
                                f"{torch.get_num_threads()} threads", "date": time.strftime("%Y-%m-%d"),
-                    "command": " ".join(sys.argv), "quick": args.quick}
+                    "load_average": [round(v, 2) for v in os.getloadavg()], "command": " ".join(sys.argv),
+                    "quick": args.quick, "smoke": args.smoke, "skipped": []}
     if "loader" in parts:
-        out = subprocess.run([sys.executable, str(HERE / "loader.py"), "--data-dir", args.data_dir, "--json"],
+        out = subprocess.run([sys.executable, str(HERE / "loader.py"), *_data_args(args.data_dir), "--json"],
                              capture_output=True, text=True, check=True)
         report["loader"] = json.loads(out.stdout)
         print(json.dumps(report["loader"]), file=sys.stderr, flush=True)
     if "recipes" in parts:
-        report.update(bench_recipes(args.data_dir, args.quick, args.epochs, tmp))
+        dataset = smoke_dataset(tmp) if args.smoke else load_dataset("mnist", args.data_dir, strict=True)
+        max_steps = 5 if args.smoke else 100 if args.quick else 0
+        report.update(bench_recipes(dataset, recipes, max_steps, args.epochs, tmp, args.mindspore, report["skipped"],
+                                    floor=not args.smoke))
     if "fast" in parts:
         report["time_to_target"] = bench_fast(args.data_dir, 1 if args.quick else args.seeds, tmp, args.quick)
     if "memory" in parts:
         report["memory"] = bench_memory(args.data_dir, tmp)
-    print(json.dumps(report, indent=2) if args.json else json.dumps(report, indent=1))
+    report["load_average_end"] = [round(v, 2) for v in os.getloadavg()]
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return
+    print(f"{report['machine']}; {report['date']}; load average {report['load_average']} -> "
+          f"{report['load_average_end']}")
+    for note in report["skipped"]:
+        print(f"skipped: {note}")
+    if "recipes" in report:
+        steps = "100 steps" if args.quick else "5 steps, random data" if args.smoke else f"{args.epochs} epoch(s)"
+        print(f"\nSeconds per epoch incl. its test pass (accuracy after it), {steps}; ratios: how many times faster "
+              "digitlab is; digitlab/plain <= 1.00 means no slower than the plain loop")
+        print(sides.format_table(report["recipes"]))
+    for name, r in report.get("time_to_target", {}).items():
+        print(f"\n{name}: mean {r['mean_acc']}% (min {r['min_acc']}%), {r['reached_target']}/{len(r['runs'])} "
+              f"reached {r['target']}%, median {r['median_train_seconds']} s of training"
+              + (f", {r['x_float32_time']}x the float32 time" if "x_float32_time" in r else ""))
+    if "memory" in report:
+        print(f"\npeak RSS (quickstart): {report['memory']['peak_rss_mb']} MB")
 
 
 if __name__ == "__main__":

@@ -83,3 +83,25 @@ def test_scheduler_drives_optimizer_lr():
         opt.step()
         sched.step()
     assert opt.param_groups[0]["lr"] == pytest.approx(0.5 * 0.5 * (1 + math.cos(math.pi / 2)))
+
+
+def test_fused_kernel_where_torch_has_one_else_the_default():
+    from digitlab.training.optim import fused
+
+    params = list(torch.nn.Linear(3, 2).parameters())
+    opt = make_optimizer(params, OptimConfig(name="adam", lr=0.1))
+    try:
+        torch.optim.Adam(params, lr=0.1, fused=True)
+        has_fused = True
+    except (RuntimeError, TypeError, ValueError):
+        has_fused = False
+    assert bool(opt.defaults.get("fused")) is has_fused
+
+    class NoFused(torch.optim.SGD):  # a build without a fused kernel for this device
+        def __init__(self, params, fused=None, **kwargs):
+            if fused:
+                raise RuntimeError("fused=True requires all the params to be on a supported device")
+            super().__init__(params, **kwargs)
+
+    opt = fused(NoFused, iter(params), lr=0.1)  # a one-shot iterator still reaches the fallback
+    assert isinstance(opt, NoFused) and len(opt.param_groups[0]["params"]) == 2

@@ -5,6 +5,10 @@ adam, adamw, adadelta. MindSpore's Momentum update is accum = momentum * accum +
 param -= lr * accum (nesterov: param -= lr * (grad + momentum * accum)), which is exactly torch SGD with
 dampening 0, so `momentum` is that, with MindSpore's defaults (momentum 0.9 if not given).
 
+Each optimizer uses torch's fused implementation (one kernel over all parameters) where this torch build has one for
+the parameters' device (SGD, Adam, AdamW on CPU since torch 2.4, CUDA, MPS), else torch's default: the same update,
+fewer kernel launches per step (measured in docs/benchmarks.md).
+
 Schedules are per optimizer step: a multiplier of the base lr from the step number, via LambdaLR, so the
 scheduler's state is just the step count (exact resume). Linear warm-up composes with any of them.
 """
@@ -22,27 +26,37 @@ from digitlab.errors import ConfigError
 Params = Iterable[torch.nn.Parameter]
 
 
+def fused(cls: type[torch.optim.Optimizer], params: Params, **kwargs) -> torch.optim.Optimizer:
+    """cls(params, fused=True, **kwargs) where torch has a fused kernel for these parameters' device and dtype;
+    otherwise cls(params, **kwargs) (torch's default implementation). The update is the same either way."""
+    params = list(params)
+    try:
+        return cls(params, fused=True, **kwargs)
+    except (RuntimeError, TypeError, ValueError):  # no fused kernel for this device/dtype in this torch build
+        return cls(params, **kwargs)
+
+
 def _sgd(params: Params, cfg: OptimConfig) -> torch.optim.Optimizer:
     if cfg.nesterov and (cfg.momentum <= 0 or cfg.dampening != 0):
         raise ConfigError("optim.nesterov needs optim.momentum > 0 and optim.dampening = 0")
-    return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, dampening=cfg.dampening,
-                           nesterov=cfg.nesterov, weight_decay=cfg.weight_decay)
+    return fused(torch.optim.SGD, params, lr=cfg.lr, momentum=cfg.momentum, dampening=cfg.dampening,
+                 nesterov=cfg.nesterov, weight_decay=cfg.weight_decay)
 
 
 def _momentum(params: Params, cfg: OptimConfig) -> torch.optim.Optimizer:
     momentum = cfg.momentum if cfg.momentum > 0 else 0.9
-    return torch.optim.SGD(params, lr=cfg.lr, momentum=momentum, dampening=0.0, nesterov=cfg.nesterov,
-                           weight_decay=cfg.weight_decay)
+    return fused(torch.optim.SGD, params, lr=cfg.lr, momentum=momentum, dampening=0.0, nesterov=cfg.nesterov,
+                 weight_decay=cfg.weight_decay)
 
 
 def _adam(params: Params, cfg: OptimConfig) -> torch.optim.Optimizer:
-    return torch.optim.Adam(params, lr=cfg.lr, betas=(cfg.beta1, cfg.beta2), eps=cfg.eps or 1e-8,
-                            weight_decay=cfg.weight_decay)
+    return fused(torch.optim.Adam, params, lr=cfg.lr, betas=(cfg.beta1, cfg.beta2), eps=cfg.eps or 1e-8,
+                 weight_decay=cfg.weight_decay)
 
 
 def _adamw(params: Params, cfg: OptimConfig) -> torch.optim.Optimizer:
-    return torch.optim.AdamW(params, lr=cfg.lr, betas=(cfg.beta1, cfg.beta2), eps=cfg.eps or 1e-8,
-                             weight_decay=cfg.weight_decay)
+    return fused(torch.optim.AdamW, params, lr=cfg.lr, betas=(cfg.beta1, cfg.beta2), eps=cfg.eps or 1e-8,
+                 weight_decay=cfg.weight_decay)
 
 
 def _adadelta(params: Params, cfg: OptimConfig) -> torch.optim.Optimizer:

@@ -1,0 +1,161 @@
+"""The comparison sides of bench/run.py's side-by-side table besides digitlab and the torchvision tutorial way:
+
+    plain_loop(recipe, dataset, ...)        the recipe's loop written plainly over in-memory float tensors
+    write_mindspore_layout(dataset, root)   MindSpore's MNIST_Data/{train,test}/ from the verified IDX files
+    run_mindspore(python, program, ...)     one of the seeds' MindSpore programs (bench/mindspore_seeds.py) in its
+                                            own venv, as a child process; None when that venv is missing
+    format_table(rows)                      bench/run.py's side-by-side table as text
+
+Each side reports seconds per epoch (the epoch's training plus its test pass, data already in memory) and the test
+accuracy after it; with max_steps, the seconds of that many steps scaled to a whole epoch (no accuracy then).
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import subprocess
+import time
+from pathlib import Path
+
+import torch
+
+from digitlab import config as cfgmod
+from digitlab.data.transforms import resize_pad
+from digitlab.io import atomic_write
+from digitlab.models import get_model, model_spec
+from digitlab.recipes import load_recipe
+from digitlab.training.losses import make_loss
+from digitlab.training.optim import make_optimizer, make_scheduler
+
+HERE = Path(__file__).resolve().parent
+LOG_EVERY = 100  # the tutorials read the loss back (to print it) every 100 steps
+
+
+def _floats(images, size: int, mean: float, std: float) -> torch.Tensor:
+    """(N, 28, 28) uint8 -> (N, 1, S, S) float32, normalized once for the whole split (the plain way)."""
+    x = resize_pad(torch.as_tensor(images), size=size if size != images.shape[-1] else 0)
+    return ((x.float() / 255.0) - mean) / std
+
+
+def plain_loop(recipe: str, dataset, epochs: int = 1, max_steps: int = 0, overrides: list[str] | None = None) -> dict:
+    """The recipe's model, loss, optimizer, batch size and order, trained by the loop anyone would write first:
+    whole splits as float tensors in memory, a slice (or a randperm gather) per batch, loss.item() every 100
+    steps, one no_grad test pass per epoch in batches of data.eval_batch_size. Same initial weights as digitlab
+    (torch.manual_seed(train.seed) before the model is built)."""
+    config = cfgmod.with_overrides(load_recipe(recipe).config, overrides or [])
+    spec = model_spec(config.model.name)
+    d, t = config.data, config.train
+    mean, std = (dataset.mean, dataset.std) if d.normalize else (0.0, 1.0)
+    x = _floats(dataset.train_images, spec.input_size, mean, std)
+    y = torch.as_tensor(dataset.train_labels, dtype=torch.long)
+    xt = _floats(dataset.test_images, spec.input_size, mean, std)
+    yt = torch.as_tensor(dataset.test_labels, dtype=torch.long)
+    torch.manual_seed(t.seed)
+    model = get_model(config.model.name, num_classes=10)
+    loss_fn = make_loss(config.loss)
+    optimizer = make_optimizer(model.parameters(), config.optim)
+    n, b = len(y), t.batch_size
+    steps_per_epoch = n // b if d.drop_last else -(-n // b)
+    scheduler = None
+    if config.schedule.name != "constant":  # a plain loop has no scheduler unless the recipe needs one
+        scheduler = make_scheduler(optimizer, config.schedule, epochs * steps_per_epoch, steps_per_epoch)
+    gen = torch.Generator().manual_seed(t.seed)
+    step, acc, t0 = 0, None, time.perf_counter()
+    for _ in range(epochs):
+        model.train()
+        order = torch.randperm(n, generator=gen) if d.shuffle else None
+        for i in range(steps_per_epoch):
+            if order is None:
+                xb, yb = x[i * b:(i + 1) * b], y[i * b:(i + 1) * b]
+            else:
+                idx = order[i * b:(i + 1) * b]
+                xb, yb = x[idx], y[idx]
+            loss = loss_fn(model(xb), yb)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            if scheduler is not None:
+                scheduler.step()
+            if i % LOG_EVERY == 0:
+                loss.item()
+            step += 1
+            if max_steps and step >= max_steps:
+                break
+        if max_steps and step >= max_steps:
+            break
+        model.eval()
+        correct = 0
+        with torch.no_grad():
+            for j in range(0, len(yt), d.eval_batch_size):
+                correct += int((model(xt[j:j + d.eval_batch_size]).argmax(1) == yt[j:j + d.eval_batch_size]).sum())
+        acc = 100.0 * correct / len(yt)
+    seconds = time.perf_counter() - t0
+    per_epoch = seconds / step * steps_per_epoch if max_steps else seconds / epochs
+    return {"seconds_per_epoch": per_epoch, "accuracy": None if max_steps else round(acc, 2), "steps": step,
+            "steps_per_epoch": steps_per_epoch}
+
+
+# ------------------------------------------------------------------------------------------------ MindSpore
+MS_SPLITS = {"train": ("train_images", "train_labels"), "test": ("test_images", "test_labels")}
+
+
+def write_mindspore_layout(dataset, root: Path) -> Path:
+    """root/MNIST_Data/{train,test}/ with the four decompressed IDX files MindSpore's MnistDataset reads, written
+    from the files digitlab verified (dataset.files: role -> path). Files already there with the right content
+    are kept. Returns root/MNIST_Data."""
+    from digitlab.data.catalog import STEMS
+
+    missing = [r for roles in MS_SPLITS.values() for r in roles if r not in dataset.files]
+    if missing:
+        raise SystemExit(f"the MindSpore side needs the IDX files on disk; {dataset.name} has none for {missing}")
+    target = root / "MNIST_Data"
+    for split, roles in MS_SPLITS.items():
+        for role in roles:
+            raw = Path(dataset.files[role]).read_bytes()
+            data = gzip.decompress(raw) if raw[:2] == b"\x1f\x8b" else raw
+            out = target / split / STEMS[role]
+            if not (out.exists() and out.stat().st_size == len(data) and out.read_bytes() == data):
+                out.parent.mkdir(parents=True, exist_ok=True)
+                atomic_write(out, data)
+    return target
+
+
+def run_mindspore(python: str | None, program: str, data_root: Path, max_steps: int = 0,
+                  timeout: float = 1800) -> dict | None:
+    """Run bench/mindspore_seeds.py PROGRAM in MindSpore's venv; its last stdout line is a JSON result.
+    None when `python` is missing (the venv has not been built)."""
+    if not python or not Path(python).exists():
+        return None
+    cmd = [python, str(HERE / "mindspore_seeds.py"), program, "--data", str(data_root)]
+    if max_steps:
+        cmd += ["--steps", str(max_steps)]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    lines = [line for line in out.stdout.splitlines() if line.startswith("{")]
+    if out.returncode != 0 or not lines:
+        tail = (out.stderr.strip().splitlines() or ["no output"])[-1][:300]
+        return {"error": f"exit {out.returncode}: {tail}"}
+    return json.loads(lines[-1])
+
+
+def format_table(rows: list[dict]) -> str:
+    """The side-by-side table: seconds per epoch (accuracy after it) for each side, then the ratios."""
+    def cell(row: dict, side: str) -> str:
+        if f"{side}_error" in row:
+            return "failed"
+        sec = row.get(f"{side}_s_per_epoch")
+        if sec is None:
+            return "-"
+        acc = row.get(f"{side}_acc")
+        return f"{sec:.2f}" + (f" ({acc:.2f}%)" if acc is not None else "")
+
+    def ratio(value) -> str:
+        return "-" if value is None else f"{value:.2f}x"
+
+    head = ["recipe", "MindSpore s/ep", "torchvision s/ep", "plain loop s/ep", "digitlab s/ep", "vs MindSpore",
+            "vs torchvision", "digitlab/plain"]
+    body = [[r["recipe"], cell(r, "mindspore"), cell(r, "torchvision"), cell(r, "plain"), cell(r, "digitlab"),
+             ratio(r.get("x_vs_mindspore")), ratio(r.get("x_vs_torchvision")), ratio(r.get("digitlab_over_plain"))]
+            for r in rows]
+    widths = [max(len(line[i]) for line in [head, *body]) for i in range(len(head))]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(line, widths)).rstrip() for line in [head, *body])
