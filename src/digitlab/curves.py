@@ -33,11 +33,11 @@ def with_every_step(records: Sequence[dict], losses: np.ndarray) -> list[dict]:
     """The records with their step records replaced by one per step from losses.f32 (every step's loss, whatever
     log_every was): a logged step keeps its other fields (lr, epoch, ...); steps never recorded (NaN) are left out.
     Without per-step losses (a run from before the file existed) the records are returned as they are."""
-    if not len(losses):
+    batches = _steps_per_epoch(records)
+    if not len(losses) or not batches:  # nothing kept, or no way to place steps in epochs (a damaged log)
         return list(records)
     logged = {r.get("step"): r for r in records if r.get("kind") == "step"}
-    batches = _steps_per_epoch(records)
-    steps = [{**logged.get(i, {"kind": "step", "step": i, **({"batches": batches} if batches else {})}),
+    steps = [{**logged.get(i, {"kind": "step", "step": i, "batches": batches}),
               "loss": float(value), "every_step": True}
              for i, value in enumerate(losses, start=1) if np.isfinite(value)]
     others = [r for r in records if r.get("kind") != "step"]
@@ -75,7 +75,7 @@ def x_of(records: Sequence[dict], unit: str, batch_size: int = 1) -> np.ndarray:
     if unit == "images":
         return steps * batch_size
     per_epoch = _steps_per_epoch(records)
-    return np.array([float(r["epoch"]) if r.get("kind") == "epoch" or not per_epoch else r.get("step", 0) / per_epoch
+    return np.array([float(r.get("epoch", 0)) if r.get("kind") == "epoch" or not per_epoch else r.get("step", 0) / per_epoch
                      for r in records])
 
 

@@ -80,11 +80,7 @@ def assert_same_as_reference(run: Path, reference: Path) -> None:
     assert run_status(run) == "finished"
 
 
-MOMENTS = ["after-epoch-record:1", "after-weights:1", "mid-resume-write:2", "at-step:7",
-           pytest.param("after-epoch-record:2", marks=pytest.mark.xfail(strict=True, reason=(
-               "lead: training/book.py RunBook.resume_history must pass the checkpoint's completed epochs to "
-               "MetricsLog.truncate_after(path, step, epochs_done=position epoch); the --ckpt-every checkpoint at an "
-               "epoch's last step precedes that epoch's record, so the record is logged twice after the resume")))]
+MOMENTS = ["after-epoch-record:1", "after-weights:1", "mid-resume-write:2", "at-step:7", "after-epoch-record:2"]
 
 
 @pytest.mark.parametrize("moment", MOMENTS)

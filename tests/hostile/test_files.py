@@ -102,14 +102,7 @@ def unfinished(idx_dir, tmp_path_factory) -> Path:
     return run
 
 
-TRUNCATED_CONFIG_XFAIL = pytest.mark.xfail(strict=True, reason=(
-    "lead: training/engine.py resume() compares config.toml with the checkpoint's config only outside "
-    "RESUME_OVERRIDABLE, so a truncated config.toml that loses its last keys ([train]: epochs falls back to the "
-    "default 3) is accepted, trains 3 epochs instead of 2 and is rewritten; a run's config.toml lacking any key "
-    "digitlab wrote must be refused (or the run's config taken from its checkpoint)"))
-
-
-@pytest.mark.parametrize("damage", ["binary", "emptied", pytest.param("truncated", marks=TRUNCATED_CONFIG_XFAIL),
+@pytest.mark.parametrize("damage", ["binary", "emptied", "truncated",
                                     "folder", "other-dataset"])
 def test_resume_refuses_a_damaged_config_and_keeps_it(unfinished, tmp_path, damage):
     run = copy_run(unfinished, tmp_path / "run")

@@ -54,12 +54,14 @@ class RunBook:
             self._tb = TensorBoardLog(run_dir)
 
     # ---------------------------------------------------------------------------------------- records
-    def resume_history(self, step: int) -> None:
-        """Keep (on disk and here) only the records up to `step`: later ones belong to steps the checkpoint lacks."""
+    def resume_history(self, step: int, epochs_done: int) -> None:
+        """Keep (on disk and here) only the records the checkpoint holds: none past its `step`, and no epoch record
+        past its `epochs_done` (a --ckpt-every checkpoint at an epoch's last step precedes that epoch's record)."""
         path = self.run_dir / "metrics.jsonl"
         if self.writes:
-            runs.MetricsLog.truncate_after(path, step)
-        self.history = [r for r in runs.MetricsLog.read(path) if r.get("step", 0) <= step]
+            runs.MetricsLog.truncate_after(path, step, epochs_done)
+        self.history = [r for r in runs.MetricsLog.read(path) if r.get("step", 0) <= step
+                        and (r.get("kind") != "epoch" or r.get("epoch", 0) <= epochs_done)]
         if self.writes:
             runs.truncate_step_losses(self.run_dir, step)
 

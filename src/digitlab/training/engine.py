@@ -15,8 +15,8 @@ from pathlib import Path
 
 import torch
 
+from digitlab import __version__, distributed, runs
 from digitlab import config as cfgmod
-from digitlab import distributed, runs
 from digitlab.config import Config
 from digitlab.data.sources import Dataset
 from digitlab.device import apply_threads, pick_device
@@ -115,11 +115,15 @@ def resume(run_dir: str | Path, overrides: list[str] | None = None, reporter: Re
     ckpt = run_dir / "checkpoints" / "resume.safetensors"
     if not ckpt.exists():
         raise ConfigError(f"--resume {run_dir}: no checkpoints/resume.safetensors yet; start the run again instead")
-    saved = cfgmod.from_dict(cfgmod.load_toml(run_dir / "config.toml"), str(run_dir / "config.toml"))
+    raw = cfgmod.load_toml(run_dir / "config.toml")
+    saved = cfgmod.from_dict(raw, str(run_dir / "config.toml"))
     # config.toml is the record of the run: if it no longer matches what the checkpoint trained with (emptied,
     # damaged, edited), refuse rather than continue a different experiment and overwrite the record
-    changed = [k for k in cfgmod.diff_keys(checkpoint.read_weights(ckpt).info.config, saved)
-               if k not in RESUME_OVERRIDABLE]
+    info = checkpoint.read_weights(ckpt).info
+    changed = [k for k in cfgmod.diff_keys(info.config, saved) if k not in RESUME_OVERRIDABLE]
+    # digitlab writes every key: a file from this version lacking one was cut (its value would silently be a default)
+    if info.version == __version__:
+        changed += [k for k in cfgmod.valid_keys() if k.partition(".")[2] not in (raw.get(k.partition(".")[0]) or {})]
     if changed:
         raise CheckpointError(f"{run_dir / 'config.toml'}: differs from the config its checkpoint was trained with "
                               f"({', '.join(changed[:4])}); restore it: it is the record of the run")

@@ -218,7 +218,7 @@ def open_session(config: Config, run_dir: Path, device: torch.device, ddp: distr
         position = checkpoint.load_resume(resume_from, model, optimizer, scheduler, device)
         state = State(**{k: v for k, v in position.items() if k in State.__dataclass_fields__})
         resumed_at = state.global_step
-        book.resume_history(state.global_step)
+        book.resume_history(state.global_step, state.epoch)
     return Session(config=config, run_dir=run_dir, device=device, ddp=ddp, data=data, model=model,
                    net=_wrap(model, config, device, ddp, data), optimizer=optimizer, scheduler=scheduler,
                    loss_fn=make_loss(config.loss, device), output_kind=model_spec(config.model.name).output,
