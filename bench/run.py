@@ -44,7 +44,7 @@ from digitlab.data.sources import load_dataset
 from digitlab.models import get_model, model_spec
 from digitlab.recipes import load_recipe
 from digitlab.training.losses import make_loss
-from digitlab.training.optim import make_optimizer, make_scheduler
+from digitlab.training.optim import make_scheduler
 
 HERE = Path(__file__).resolve().parent
 # the seeds' own MindSpore programs (bench/mindspore_seeds.py), by the recipe that reproduces each
@@ -105,10 +105,11 @@ def tutorial_way(recipe: str, ds, epochs: int, max_steps: int) -> dict:
     torch.manual_seed(config.train.seed)
     model = get_model(config.model.name)
     loss_fn = make_loss(config.loss)
-    optimizer = make_optimizer(model.parameters(), config.optim)
+    optimizer = sides.plain_optimizer(model, config.optim)  # torch.optim.X(...) as the tutorials write it
     scheduler = make_scheduler(optimizer, config.schedule, epochs * len(loader), len(loader))
-    step, t0, acc = 0, time.perf_counter(), None
+    step, acc, train_s, test_s = 0, None, 0.0, 0.0
     for _ in range(epochs):
+        t0 = time.perf_counter()
         model.train()
         running = 0.0
         for x, y in loader:
@@ -121,18 +122,19 @@ def tutorial_way(recipe: str, ds, epochs: int, max_steps: int) -> dict:
             step += 1
             if max_steps and step >= max_steps:
                 break
-        if max_steps and step >= max_steps:
-            break
+        t1 = time.perf_counter()
         model.eval()
         correct = 0
         with torch.no_grad():
             for x, y in test_loader:
                 correct += (model(x).argmax(1) == y).sum().item()
         acc = round(100.0 * correct / len(test_set), 2)
-    seconds = time.perf_counter() - t0
+        train_s, test_s = train_s + t1 - t0, test_s + time.perf_counter() - t1
+        if max_steps and step >= max_steps:
+            break
     shutil.rmtree(root, ignore_errors=True)
-    per_epoch = seconds / step * len(loader) if max_steps else seconds / epochs
-    return {"seconds_per_epoch": per_epoch, "accuracy": acc, "steps": step, "steps_per_epoch": len(loader)}
+    return {"seconds_per_epoch": sides.per_epoch(train_s, test_s, step, len(loader), epochs, max_steps),
+            "accuracy": None if max_steps else acc, "steps": step, "steps_per_epoch": len(loader)}
 
 
 def digitlab_way(recipe: str, dataset, epochs: int, max_steps: int, tmp: Path) -> dict:
@@ -142,10 +144,13 @@ def digitlab_way(recipe: str, dataset, epochs: int, max_steps: int, tmp: Path) -
         over.append(f"train.max_steps={max_steps}")
     config = cfgmod.with_overrides(config, over)
     summary = digitlab.train(config, run_dir=tmp / f"{recipe}-{time.time_ns()}", dataset=dataset)
-    steps_per_epoch = -(-summary["n_train"] // config.train.batch_size)
-    per_epoch = summary["train_seconds"] / summary["steps"] * steps_per_epoch if max_steps else \
-        summary["train_seconds"] / epochs
-    return {"seconds_per_epoch": per_epoch, "accuracy": summary["final_test_acc"] if not max_steps else None}
+    n = summary["n_train"]
+    steps_per_epoch = n // config.train.batch_size if config.data.drop_last else -(-n // config.train.batch_size)
+    # train_seconds = the steps + the test passes; images_per_second is over the steps alone
+    step_s = summary["steps"] * config.train.batch_size / summary["images_per_second"]
+    test_s = max(summary["train_seconds"] - step_s, 0.0)
+    return {"seconds_per_epoch": sides.per_epoch(step_s, test_s, summary["steps"], steps_per_epoch, epochs, max_steps),
+            "accuracy": summary["final_test_acc"] if not max_steps else None}
 
 
 def _ratio(a: dict | None, b: dict | None) -> float | None:
@@ -221,14 +226,13 @@ def _runs_summary(rows: list[dict], target: float) -> dict:
             "median_process_seconds": statistics.median(r["process_seconds"] for r in rows)}
 
 
-def bench_fast(data_dir: str | None, seeds: int, tmp: Path, quick: bool) -> dict:
+def bench_fast(data_dir: str | None, seeds: int, tmp: Path, quick: bool, targets: list[str]) -> dict:
     """Time to 99.0% / 99.5%. `fast` runs each seed twice back to back, as the recipe has it (bf16 autocast where
     the CPU computes bf16 natively) and in float32 (train.amp=false), so the two are compared in the same run."""
     results = {}
     plans = [("fast", 99.0, []), ("fast-float32", 99.0, ["--set", "train.amp=false"]), ("strong", 99.5, []),
              ("pytorch-example", 99.0, ["--set", "train.target_acc=99.0"])]
-    if quick:
-        plans = plans[:2]
+    plans = [p for p in plans if p[0] in targets][:2 if quick else None]
     rows: dict[str, list[dict]] = {name: [] for name, _, _ in plans}
     for seed in range(seeds):
         for name, _target, extra in plans:
@@ -283,6 +287,8 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=1, help="Epochs per recipe, every side (full mode)")
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--recipes", default=",".join(TUTORIAL_RECIPES), help="comma-separated tutorial recipes")
+    parser.add_argument("--targets", default="fast,fast-float32,strong,pytorch-example",
+                        help="time-to-target runs (fast-float32: fast with train.amp=false)")
     parser.add_argument("--mindspore", default=None, help="MindSpore venv's python (make bench builds one)")
     parser.add_argument("--only", default="loader,recipes,fast,memory")
     parser.add_argument("--json", action="store_true", help="the whole report as JSON instead of the table")
@@ -307,7 +313,8 @@ def main() -> None:
         report.update(bench_recipes(dataset, recipes, max_steps, args.epochs, tmp, args.mindspore, report["skipped"],
                                     floor=not args.smoke))
     if "fast" in parts:
-        report["time_to_target"] = bench_fast(args.data_dir, 1 if args.quick else args.seeds, tmp, args.quick)
+        report["time_to_target"] = bench_fast(args.data_dir, 1 if args.quick else args.seeds, tmp, args.quick,
+                                              args.targets.split(","))
     if "memory" in parts:
         report["memory"] = bench_memory(args.data_dir, tmp)
     report["load_average_end"] = [round(v, 2) for v in os.getloadavg()]

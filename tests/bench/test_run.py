@@ -92,3 +92,16 @@ def test_table_shows_each_side_and_the_ratios():
     assert text[0].split("  ")[0] == "recipe" and "digitlab/plain" in text[0]
     assert "50.00 (90.50%)" in text[1] and "20.83x" in text[1] and "0.96x" in text[1]
     assert "failed" in text[2] and "5.00" in text[2]
+
+
+def test_plain_sides_use_torch_default_optimizer():
+    import torch
+
+    from digitlab.config import OptimConfig
+
+    model = torch.nn.Linear(3, 2)
+    for name in ("sgd", "momentum", "adam", "adamw", "adadelta"):
+        cfg = OptimConfig(name=name, lr=0.05, weight_decay=0.01)
+        opt = sides.plain_optimizer(model, cfg)
+        assert not opt.defaults.get("fused"), name
+        assert opt.defaults["lr"] == 0.05 and opt.defaults["weight_decay"] == 0.01
