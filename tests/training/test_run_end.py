@@ -105,3 +105,16 @@ def test_loss_figure_and_overlay_draw_every_step(idx_dir, tmp_path):
     line = build_loss_curves(records).axes[0].get_lines()[0]
     assert len(line.get_xdata()) == 16 and line.get_label() == "loss at each step"  # 2 logged, 16 trained
     assert plot_runs([tmp_path / "r"], tmp_path / "o.png").exists()
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_amp_trains_bf16_only_where_the_cpu_has_it_and_says_so(idx_dir, tmp_path, monkeypatch, native):
+    from digitlab import device
+
+    monkeypatch.setattr(device, "cpu_bf16_feature", lambda: "avx512_bf16" if native else "")
+    summary = train(make_config(idx_dir, "train.epochs=1", "train.amp=true", "train.max_steps=4"),
+                    run_dir=tmp_path / "r")
+    assert summary["precision"] == ("bfloat16" if native else "float32")
+    assert ("no native bf16" in summary["precision_reason"]) is not native
+    plain = train(make_config(idx_dir, "train.epochs=1", "train.max_steps=4"), run_dir=tmp_path / "p")
+    assert plain["precision"] == "float32" and plain["precision_reason"] == "train.amp is off"

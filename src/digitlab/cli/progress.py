@@ -46,6 +46,8 @@ class RichReporter(Reporter):
             f"model {config.model.name} ({info['params']:,} params) on "
             f"{data['dataset']} ({info['n_train']:,} train / {info['n_test']:,} test, {data['source']}"
             f"{', verified' if data['verified'] else ', NOT verified'}), device {info['device']}{threads}{resumed}"))
+        if info.get("precision") == "bfloat16" or "train.amp is on but" in info.get("precision_reason", ""):
+            self.console.print(f"precision: {info['precision']} ({info['precision_reason']})")
         self.console.print(f"run folder: {info['run_dir']}")
         self.progress.start()
 

@@ -146,6 +146,7 @@ class RunBook:
             "images_per_second": round(state.images_seen / state.step_seconds, 1) if state.step_seconds else None,
             "device": str(s.device),
             "threads": torch.get_num_threads(),
+            **s.precision.as_dict(),  # precision (bfloat16 | float32) and precision_reason
             "seed": self.config.train.seed,
             "batch_size": self.config.train.batch_size,
             "optimizer": self.config.optim.name,

@@ -96,7 +96,7 @@ def run_epoch(s: Session, reporter: Reporter, stop: StopFlag) -> bool:
             break
         batch = state.step_in_epoch
         loss = train_step(s.net, x, y, s.loss_fn, s.optimizer, s.scheduler, s.config.optim.grad_clip,
-                          tc.channels_last, tc.amp)
+                          tc.channels_last, s.precision.bf16)
         s.bad_step = torch.where((s.bad_step < 0) & ~torch.isfinite(loss), state.global_step, s.bad_step)
         s.book.step_loss(loss)
         loss_sum += loss if s.config.loss.reduction == "sum" else loss * len(y)

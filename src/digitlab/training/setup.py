@@ -25,6 +25,7 @@ from digitlab.contract import Preprocessing
 from digitlab.data.loader import TensorLoader, carve_validation, select
 from digitlab.data.sources import Dataset, load_dataset
 from digitlab.data.transforms import Augment
+from digitlab.device import Precision, precision_for
 from digitlab.errors import ConfigError
 from digitlab.models import get_model, model_spec
 from digitlab.models.init import INITS, init_weights
@@ -179,6 +180,7 @@ class Session:
     epoch_loss_sum: float = 0.0  # summed per-sample training loss of the current epoch
     epoch_samples: int = 0
     resumed_at: int | None = None
+    precision: Precision = Precision("float32", "train.amp is off")  # bf16 autocast only where the device has it
 
 
 def _wrap(model: nn.Module, config: Config, device: torch.device, ddp: distributed.Dist, data: Prepared) -> nn.Module:
@@ -222,4 +224,5 @@ def open_session(config: Config, run_dir: Path, device: torch.device, ddp: distr
     return Session(config=config, run_dir=run_dir, device=device, ddp=ddp, data=data, model=model,
                    net=_wrap(model, config, device, ddp, data), optimizer=optimizer, scheduler=scheduler,
                    loss_fn=make_loss(config.loss, device), output_kind=model_spec(config.model.name).output,
-                   state=state, book=book, bad_step=torch.tensor(-1, device=device), resumed_at=resumed_at)
+                   state=state, book=book, bad_step=torch.tensor(-1, device=device), resumed_at=resumed_at,
+                   precision=precision_for(config.train, device))
