@@ -6,6 +6,8 @@
       .resume_history(step)       the records of a run being resumed, cut to what its checkpoint holds
       .step_loss(loss)            every step's loss, kept on the device and appended to losses.f32 at each
                                   checkpoint (float32, entry i = step i + 1), whatever log_every is
+      .first_nonfinite()          the first step whose loss was NaN/inf, from those same losses (read at logging
+                                  points only, so the loop adds no per-step check)
       .summary(session, ended)    summary.json's content, built from the history (metrics.jsonl is not re-read)
 
 Only rank 0 writes under torchrun; the other ranks' books write nothing.
@@ -45,7 +47,9 @@ class RunBook:
         self.writes = ddp.is_main
         self.ckpt_dir = run_dir / "checkpoints"
         self.history: list[dict] = []  # every record of the run, oldest first (also those before a resume)
-        self._pending: list[torch.Tensor] = []  # device scalars of steps not yet in losses.f32
+        self._pending: list[torch.Tensor] = []  # device scalars of steps not yet in losses.f32 (every rank keeps them)
+        self._checked = 0  # how many of _pending have been checked for NaN/inf
+        self._flushed = 0  # steps before _pending[0] (already in losses.f32, or held by the resumed checkpoint)
         self._log = runs.MetricsLog(run_dir / "metrics.jsonl") if self.writes else runs.NullLog()
         self._tb = None
         if config.train.tensorboard and self.writes:
@@ -64,18 +68,32 @@ class RunBook:
                         and (r.get("kind") != "epoch" or r.get("epoch", 0) <= epochs_done)]
         if self.writes:
             runs.truncate_step_losses(self.run_dir, step)
+        self._flushed = step
 
     def step_loss(self, loss: torch.Tensor) -> None:
         """Keep one step's loss (a device scalar; nothing is read back here)."""
-        if self.writes:
-            self._pending.append(loss.float())
+        self._pending.append(loss)
+
+    def first_nonfinite(self) -> int | None:
+        """The 0-based index of the first step whose loss was NaN/inf among those not yet checked, else None."""
+        new = self._pending[self._checked :]
+        if not new:
+            return None
+        bad = ~torch.isfinite(torch.stack(new).float())
+        if bool(bad.any()):  # the one device read
+            return self._flushed + self._checked + int(bad.int().argmax())
+        self._checked = len(self._pending)
+        return None
 
     def flush_step_losses(self) -> None:
         """Append the pending losses to losses.f32 (one device read per checkpoint)."""
         if self._pending:
-            values = torch.stack(self._pending).cpu().numpy().astype("<f4")
+            values = torch.stack(self._pending).float().cpu().numpy().astype("<f4")
+            if self.writes:
+                runs.append_step_losses(self.run_dir, values)
+            self._flushed += len(self._pending)
             self._pending.clear()
-            runs.append_step_losses(self.run_dir, values)
+            self._checked = 0
 
     def log(self, record: dict) -> None:
         self.history.append(record)

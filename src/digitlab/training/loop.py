@@ -68,9 +68,9 @@ class StopFlag:
 
 
 def check_finite(s: Session) -> None:
-    """Raise once the device-side tracker has seen a NaN/inf loss (one host read, at logging points only)."""
-    bad = int(s.bad_step.item())
-    if bad >= 0:
+    """Raise once a step's loss was NaN/inf (the kept per-step losses are read at logging points and checkpoints only)."""
+    bad = s.book.first_nonfinite()
+    if bad is not None:
         saved = s.book.saved_checkpoints()
         where = (f"the last good checkpoint ({saved}) is in {s.book.ckpt_dir}" if saved
                  else "no checkpoint was saved before it")
@@ -97,9 +97,8 @@ def run_epoch(s: Session, reporter: Reporter, stop: StopFlag) -> bool:
         batch = state.step_in_epoch
         loss = train_step(s.net, x, y, s.loss_fn, s.optimizer, s.scheduler, s.config.optim.grad_clip,
                           tc.channels_last, s.precision.bf16)
-        s.bad_step = torch.where((s.bad_step < 0) & ~torch.isfinite(loss), state.global_step, s.bad_step)
-        s.book.step_loss(loss)
-        loss_sum += loss if s.config.loss.reduction == "sum" else loss * len(y)
+        s.book.step_loss(loss)  # also what check_finite reads: no per-step NaN test on the device
+        loss_sum.add_(loss, alpha=1 if s.config.loss.reduction == "sum" else len(y))
         s.epoch_samples += len(y)
         state.step_in_epoch += 1
         state.global_step += 1

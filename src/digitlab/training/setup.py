@@ -176,7 +176,6 @@ class Session:
     output_kind: str
     state: State
     book: RunBook
-    bad_step: torch.Tensor  # first step with a non-finite loss (-1: none), tracked on the device
     epoch_loss_sum: float = 0.0  # summed per-sample training loss of the current epoch
     epoch_samples: int = 0
     resumed_at: int | None = None
@@ -224,5 +223,5 @@ def open_session(config: Config, run_dir: Path, device: torch.device, ddp: distr
     return Session(config=config, run_dir=run_dir, device=device, ddp=ddp, data=data, model=model,
                    net=_wrap(model, config, device, ddp, data), optimizer=optimizer, scheduler=scheduler,
                    loss_fn=make_loss(config.loss, device), output_kind=model_spec(config.model.name).output,
-                   state=state, book=book, bad_step=torch.tensor(-1, device=device), resumed_at=resumed_at,
+                   state=state, book=book, resumed_at=resumed_at,
                    precision=precision_for(config.train, device))
