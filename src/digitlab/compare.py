@@ -6,7 +6,7 @@ import os
 import time
 from pathlib import Path
 
-from digitlab import runs
+from digitlab import runs, steplosses
 from digitlab.errors import ConfigError, DigitlabError
 
 
@@ -43,7 +43,7 @@ def plot_runs(folders: list[Path], out: str | os.PathLike, rows: list[dict] | No
         raise ConfigError(f"--x {x}: choose {', '.join(X_UNITS)}")
     rows = rows or [runs.run_row(f) for f in folders]
     series = [Series(f"{f.name} ({row['model']})",
-                     with_every_step(runs.MetricsLog.read(f / "metrics.jsonl"), runs.read_step_losses(f)),
+                     with_every_step(runs.MetricsLog.read(f / "metrics.jsonl"), steplosses.read_step_losses(f)),
                      batch_size(f) if x == "images" else 1) for f, row in zip(folders, rows)]
     if not any(s.records for s in series):
         raise DigitlabError("these runs have logged nothing yet")

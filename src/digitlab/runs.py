@@ -23,8 +23,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from digitlab import paths
 from digitlab.errors import CheckpointError, ConfigError, DigitlabError
 from digitlab.io import atomic_write, write_json
@@ -178,38 +176,6 @@ class MetricsLog:
 
         rows = [r for r in MetricsLog.read(path) if held(r)]
         atomic_write(path, "".join(json.dumps(r) + "\n" for r in rows))
-
-
-LOSSES_FILE = "losses.f32"
-
-
-def read_step_losses(run_dir: Path) -> np.ndarray:
-    """Every step's training loss, (steps,) float32 (empty if the run has none yet); a torn last entry is dropped."""
-    path = Path(run_dir) / LOSSES_FILE
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        return np.zeros(0, dtype=np.float32)
-    return np.frombuffer(data[: len(data) // 4 * 4], dtype="<f4").astype(np.float32)
-
-
-def append_step_losses(run_dir: Path, values: np.ndarray) -> None:
-    """Append losses (float32) and make them durable; appending never rewrites earlier steps."""
-    with open(Path(run_dir) / LOSSES_FILE, "ab") as fh:
-        fh.write(np.ascontiguousarray(values, dtype="<f4").tobytes())
-        fh.flush()
-        os.fsync(fh.fileno())
-
-
-def truncate_step_losses(run_dir: Path, steps: int) -> None:
-    """Make the file hold exactly `steps` losses before a resumed run appends: drop the steps its checkpoint does not
-    hold; pad with NaN (unknown) where earlier steps were never recorded (a run from before this file existed)."""
-    path = Path(run_dir) / LOSSES_FILE
-    size = path.stat().st_size if path.exists() else 0
-    if size > 4 * steps:
-        atomic_write(path, path.read_bytes()[: 4 * steps])
-    elif size < 4 * steps:
-        append_step_losses(run_dir, np.full(steps - size // 4, np.nan, dtype=np.float32))
 
 
 def weights_path(target: str | os.PathLike) -> Path:

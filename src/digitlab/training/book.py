@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
-from digitlab import __version__, runs
+from digitlab import __version__, runs, steplosses
 from digitlab.config import Config
 from digitlab.contract import CheckpointInfo, Preprocessing
 from digitlab.distributed import Dist
@@ -67,7 +67,7 @@ class RunBook:
         self.history = [r for r in runs.MetricsLog.read(path) if r.get("step", 0) <= step
                         and (r.get("kind") != "epoch" or r.get("epoch", 0) <= epochs_done)]
         if self.writes:
-            runs.truncate_step_losses(self.run_dir, step)
+            steplosses.truncate_step_losses(self.run_dir, step)
         self._flushed = step
 
     def step_loss(self, loss: torch.Tensor) -> None:
@@ -90,7 +90,7 @@ class RunBook:
         if self._pending:
             values = torch.stack(self._pending).float().cpu().numpy().astype("<f4")
             if self.writes:
-                runs.append_step_losses(self.run_dir, values)
+                steplosses.append_step_losses(self.run_dir, values)
             self._flushed += len(self._pending)
             self._pending.clear()
             self._checked = 0

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import torch
 
-from digitlab import __version__, distributed, runs
+from digitlab import __version__, distributed, runs, steplosses
 from digitlab import config as cfgmod
 from digitlab.config import Config
 from digitlab.data.sources import Dataset
@@ -76,7 +76,7 @@ def _run(s: Session, reporter: Reporter) -> dict:
         from digitlab.plots import loss_curves
 
         if s.config.train.loss_plot:
-            records = with_every_step(s.book.history, runs.read_step_losses(s.run_dir))
+            records = with_every_step(s.book.history, steplosses.read_step_losses(s.run_dir))
             loss_curves(records, s.run_dir / "loss.png", title=f"{s.run_dir.name} ({s.config.model.name})")
     runs.set_status(s.run_dir, summary["status"], step=s.state.global_step)
     reporter.on_end(summary)
