@@ -164,18 +164,30 @@ def _resume_meta(meta: dict[str, str], path: Path) -> dict[str, Any]:
     return state
 
 
-def read_resume_position(path: str | os.PathLike) -> dict[str, Any]:
-    """The loader position stored in a resume checkpoint (epoch, step_in_epoch, global_step, ...), read from the
-    file's header alone (no tensors are loaded)."""
-    path = Path(path)
+def _header_metadata(path: Path) -> dict[str, str]:
+    """A safetensors file's metadata, read from its header alone (no tensors are loaded)."""
     try:
         with safe_open(str(path), framework="pt") as fh:
-            meta = fh.metadata() or {}
+            return fh.metadata() or {}
     except FileNotFoundError:
         raise CheckpointError(f"{path}: checkpoint not found") from None
     except (SafetensorError, OSError, ValueError) as exc:
         raise CheckpointError(f"{path}: not a safetensors checkpoint, or truncated ({exc})") from None
-    return _resume_meta(meta, path)["position"]
+
+
+def read_resume_header(path: str | os.PathLike) -> tuple[CheckpointInfo, dict[str, Any]]:
+    """A resume checkpoint's CheckpointInfo and loader position (epoch, step_in_epoch, global_step, ...), from the
+    header alone: what `--resume` checks before it loads anything."""
+    path = Path(path)
+    meta = _header_metadata(path)
+    position = _resume_meta(meta, path)["position"]
+    return _info(meta, path), position
+
+
+def read_resume_position(path: str | os.PathLike) -> dict[str, Any]:
+    """The loader position stored in a resume checkpoint, from the file's header alone."""
+    path = Path(path)
+    return _resume_meta(_header_metadata(path), path)["position"]
 
 
 def load_resume(path: str | os.PathLike, model: nn.Module, optimizer: torch.optim.Optimizer,

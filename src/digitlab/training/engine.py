@@ -119,7 +119,7 @@ def resume(run_dir: str | Path, overrides: list[str] | None = None, reporter: Re
     saved = cfgmod.from_dict(raw, str(run_dir / "config.toml"))
     # config.toml is the record of the run: if it no longer matches what the checkpoint trained with (emptied,
     # damaged, edited), refuse rather than continue a different experiment and overwrite the record
-    info = checkpoint.read_weights(ckpt).info
+    info, position = checkpoint.read_resume_header(ckpt)  # header only: the tensors load once, in open_session
     changed = [k for k in cfgmod.diff_keys(info.config, saved) if k not in RESUME_OVERRIDABLE]
     # digitlab writes every key: a file from this version lacking one was cut (its value would silently be a default)
     if info.version == __version__:
@@ -133,7 +133,6 @@ def resume(run_dir: str | Path, overrides: list[str] | None = None, reporter: Re
     if bad:
         raise ConfigError(f"--resume: '{bad[0]}' cannot change mid-run; only {', '.join(RESUME_OVERRIDABLE)} can")
     config = check_config(cfgmod.with_overrides(cfgmod.with_values(saved, values), overrides))
-    position = checkpoint.read_resume_position(ckpt)
     # the epochs asked for are done: refuse, unless the run did all of its own epochs but was killed before it was
     # closed (summary, status): then resuming only finishes it
     complete = int(position.get("epoch", 0)) >= config.train.epochs
