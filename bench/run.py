@@ -1,7 +1,8 @@
 """The speed suite: every figure side by side in one run, on this machine. `make bench` / `make bench-quick` build
 the comparison venvs and run it; by hand:
 
-    python bench/run.py [--data-dir DIR] [--quick | --smoke] [--mindspore PY] [--json] [--only loader,recipes,fast,memory]
+    python bench/run.py [--data-dir DIR] [--quick | --smoke] [--repeats N] [--mindspore PY] [--json]
+                        [--only loader,recipes,fast,memory]
 
 1. loader    digitlab's TensorLoader vs torchvision's datasets.MNIST + DataLoader (bench/loader.py).
 2. recipes   each tutorial recipe, one epoch on every side, back to back in this process: the seed's own MindSpore
@@ -28,7 +29,6 @@ import argparse
 import json
 import os
 import platform
-import shutil
 import statistics
 import subprocess
 import sys
@@ -44,8 +44,6 @@ from digitlab import config as cfgmod
 from digitlab.data.sources import load_dataset
 from digitlab.models import get_model, model_spec
 from digitlab.recipes import load_recipe
-from digitlab.training.losses import make_loss
-from digitlab.training.optim import make_scheduler
 
 HERE = Path(__file__).resolve().parent
 # the seeds' own MindSpore programs (bench/mindspore_seeds.py), by the recipe that reproduces each
@@ -75,69 +73,6 @@ def step_flops(model_name: str, batch: int) -> float:
     return float(counter.get_total_flops())
 
 
-def torchvision_available() -> bool:
-    try:
-        import torchvision  # noqa: F401
-    except Exception:  # not installed, or built for another torch (it then fails to import)
-        return False
-    return True
-
-
-def tutorial_way(recipe: str, ds, epochs: int, max_steps: int) -> dict:
-    """The recipe written as the tutorials write it: torchvision dataset + DataLoader + a plain loop."""
-    from loader import torchvision_root  # bench/loader.py
-    from torch.utils.data import DataLoader
-    from torchvision import datasets, transforms
-
-    config = load_recipe(recipe).config
-    root = torchvision_root(ds)
-    spec = model_spec(config.model.name)
-    steps = [transforms.ToTensor()]
-    if spec.input_size != 28:
-        steps.insert(0, transforms.Resize((spec.input_size, spec.input_size)))
-    if config.data.normalize:
-        steps.append(transforms.Normalize((ds.mean,), (ds.std,)))
-    tf = transforms.Compose(steps)
-    train_set = datasets.MNIST(str(root), train=True, transform=tf)
-    test_set = datasets.MNIST(str(root), train=False, transform=tf)
-    loader = DataLoader(train_set, batch_size=config.train.batch_size, shuffle=config.data.shuffle,
-                        drop_last=config.data.drop_last, num_workers=0)
-    test_loader = DataLoader(test_set, batch_size=config.data.eval_batch_size, num_workers=0)
-    torch.manual_seed(config.train.seed)
-    model = get_model(config.model.name)
-    loss_fn = make_loss(config.loss)
-    optimizer = sides.plain_optimizer(model, config.optim)  # torch.optim.X(...) as the tutorials write it
-    scheduler = make_scheduler(optimizer, config.schedule, epochs * len(loader), len(loader))
-    step, acc, train_s, test_s = 0, None, 0.0, 0.0
-    for _ in range(epochs):
-        t0 = time.perf_counter()
-        model.train()
-        running = 0.0
-        for x, y in loader:
-            optimizer.zero_grad()
-            loss = loss_fn(model(x), y)
-            loss.backward()
-            optimizer.step()
-            scheduler.step()
-            running += loss.item()  # the seeds read the loss back every step
-            step += 1
-            if max_steps and step >= max_steps:
-                break
-        t1 = time.perf_counter()
-        model.eval()
-        correct = 0
-        with torch.no_grad():
-            for x, y in test_loader:
-                correct += (model(x).argmax(1) == y).sum().item()
-        acc = round(100.0 * correct / len(test_set), 2)
-        train_s, test_s = train_s + t1 - t0, test_s + time.perf_counter() - t1
-        if max_steps and step >= max_steps:
-            break
-    shutil.rmtree(root, ignore_errors=True)
-    return {"seconds_per_epoch": sides.per_epoch(train_s, test_s, step, len(loader), epochs, max_steps),
-            "accuracy": None if max_steps else acc, "steps": step, "steps_per_epoch": len(loader)}
-
-
 def digitlab_way(recipe: str, dataset, epochs: int, max_steps: int, tmp: Path) -> dict:
     config = load_recipe(recipe).config
     over = [f"train.epochs={epochs}", "train.log_every=100000"]
@@ -151,7 +86,7 @@ def digitlab_way(recipe: str, dataset, epochs: int, max_steps: int, tmp: Path) -
     step_s = summary["steps"] * config.train.batch_size / summary["images_per_second"]
     test_s = max(summary["train_seconds"] - step_s, 0.0)
     return {"seconds_per_epoch": sides.per_epoch(step_s, test_s, summary["steps"], steps_per_epoch, epochs, max_steps),
-            "accuracy": summary["final_test_acc"] if not max_steps else None}
+            "accuracy": summary["final_test_acc"] if not max_steps else None, "train_s": step_s, "test_s": test_s}
 
 
 def _ratio(a: dict | None, b: dict | None) -> float | None:
@@ -160,12 +95,23 @@ def _ratio(a: dict | None, b: dict | None) -> float | None:
     return round(a["seconds_per_epoch"] / b["seconds_per_epoch"], 2)
 
 
+def _median_run(runs: list[dict]) -> dict | None:
+    """The run with the median seconds per epoch (the lower middle of an even count); None when there is none."""
+    if not runs:
+        return None
+    failed = [r for r in runs if "error" in r]
+    good = sorted((r for r in runs if "error" not in r), key=lambda r: r["seconds_per_epoch"])
+    return good[(len(good) - 1) // 2] if good else failed[0]
+
+
 def bench_recipes(dataset, recipes: list[str], max_steps: int, epochs: int, tmp: Path, ms_python: str | None,
-                  skipped: list[str], floor: bool = True) -> dict:
+                  skipped: list[str], floor: bool = True, repeats: int = 1) -> dict:
     """Each recipe's sides back to back in this process: digitlab, the plain loop, the torchvision tutorial way
-    and (quickstart, lenet5) the seed's MindSpore program; seconds per epoch, accuracy, ratios, FLOP floor."""
+    and (quickstart, lenet5) the seed's MindSpore program; seconds per epoch, accuracy, ratios, FLOP floor.
+    repeats > 1: digitlab, the plain loop and the torchvision way each run that many times, interleaved; each
+    side's figure is its median run, and every run's seconds are kept in the row (`<side>_runs`)."""
     gflops = matmul_gflops() if floor else 0.0
-    tv = torchvision_available()
+    tv = sides.torchvision_available()
     if not tv:
         skipped.append("torchvision side: torchvision does not import in this Python (make bench builds "
                        ".venv-bench with torch 2.14.1 + torchvision 0.29.1)")
@@ -179,10 +125,18 @@ def bench_recipes(dataset, recipes: list[str], max_steps: int, epochs: int, tmp:
     rows = []
     for recipe in recipes:
         config = load_recipe(recipe).config
-        ours = digitlab_way(recipe, dataset, epochs, max_steps, tmp)
-        plain = sides.plain_loop(recipe, dataset, epochs, max_steps)
-        theirs = tutorial_way(recipe, dataset, epochs, max_steps) if tv else None
-        ms = None
+        runs: dict[str, list[dict]] = {"digitlab": [], "plain": [], "torchvision": []}
+        for r in range(repeats):  # the sides interleaved, in turn first and last, so a slow minute hits all sides
+            order = ["digitlab", "plain", "torchvision"]
+            for name in order if r % 2 == 0 else order[::-1]:
+                if name == "digitlab":
+                    runs[name].append(digitlab_way(recipe, dataset, epochs, max_steps, tmp))
+                elif name == "plain":
+                    runs[name].append(sides.plain_loop(recipe, dataset, epochs, max_steps))
+                elif tv:
+                    runs[name].append(sides.tutorial_way(recipe, dataset, epochs, max_steps))
+        ours, plain, theirs = (_median_run(runs[k]) for k in ("digitlab", "plain", "torchvision"))
+        ms = None  # once: its epoch is 20-130x longer than digitlab's, so its own spread hardly moves the ratio
         if ms_root is not None and recipe in MINDSPORE_PROGRAMS:
             ms = sides.run_mindspore(ms_python, MINDSPORE_PROGRAMS[recipe], ms_root, max_steps)
         row = {"recipe": recipe, "model": config.model.name, "batch_size": config.train.batch_size, "epochs": epochs,
@@ -195,6 +149,8 @@ def bench_recipes(dataset, recipes: list[str], max_steps: int, epochs: int, tmp:
                 continue
             row[f"{name}_s_per_epoch"] = round(side["seconds_per_epoch"], 2)
             row[f"{name}_acc"] = side["accuracy"]
+            if len(runs.get(name, [])) > 1:
+                row[f"{name}_runs"] = [round(x["seconds_per_epoch"], 3) for x in runs[name]]
         row["x_vs_mindspore"] = _ratio(ms, ours)  # how many times faster digitlab is
         row["x_vs_torchvision"] = _ratio(theirs, ours)
         row["digitlab_over_plain"] = _ratio(ours, plain)  # <= 1.0: no slower than the plain loop
@@ -290,6 +246,8 @@ def main() -> None:
     parser.add_argument("--smoke", action="store_true",
                         help="tiny random data, 5 steps of quickstart and lenet5 on each side there is: seconds")
     parser.add_argument("--epochs", type=int, default=1, help="Epochs per recipe, every side (full mode)")
+    parser.add_argument("--repeats", type=int, default=1,
+                        help="runs per side in the recipes part, interleaved; each side's median is reported")
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--recipes", default=",".join(TUTORIAL_RECIPES), help="comma-separated tutorial recipes")
     parser.add_argument("--targets", default="fast,fast-float32,strong,pytorch-example",
@@ -316,7 +274,7 @@ def main() -> None:
         dataset = smoke_dataset(tmp) if args.smoke else load_dataset("mnist", args.data_dir, strict=True)
         max_steps = 5 if args.smoke else 100 if args.quick else 0
         report.update(bench_recipes(dataset, recipes, max_steps, args.epochs, tmp, args.mindspore, report["skipped"],
-                                    floor=not args.smoke))
+                                    floor=not args.smoke, repeats=max(args.repeats, 1)))
     if "fast" in parts:
         report["time_to_target"] = bench_fast(args.data_dir, 1 if args.quick else args.seeds, tmp, args.quick,
                                               args.targets.split(","))

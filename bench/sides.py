@@ -1,5 +1,6 @@
-"""The comparison sides of bench/run.py's side-by-side table besides digitlab and the torchvision tutorial way:
+"""The comparison sides of bench/run.py's side-by-side table besides digitlab:
 
+    tutorial_way(recipe, dataset, ...)      the torchvision tutorial way: datasets.MNIST + DataLoader + a plain loop
     plain_loop(recipe, dataset, ...)        the recipe's loop written plainly over in-memory float tensors
     write_mindspore_layout(dataset, root)   MindSpore's MNIST_Data/{train,test}/ from the verified IDX files
     run_mindspore(python, program, ...)     one of the seeds' MindSpore programs (bench/mindspore_seeds.py) in its
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import shutil
 import subprocess
 import time
 from pathlib import Path
@@ -108,7 +110,8 @@ def plain_loop(recipe: str, dataset, epochs: int = 1, max_steps: int = 0, overri
         if max_steps and step >= max_steps:
             break
     return {"seconds_per_epoch": per_epoch(train_s, test_s, step, steps_per_epoch, epochs, max_steps),
-            "accuracy": None if max_steps else round(acc, 2), "steps": step, "steps_per_epoch": steps_per_epoch}
+            "accuracy": None if max_steps else round(acc, 2), "steps": step, "steps_per_epoch": steps_per_epoch,
+            "train_s": train_s, "test_s": test_s}
 
 
 def per_epoch(train_s: float, test_s: float, steps: int, steps_per_epoch: int, epochs: int, max_steps: int) -> float:
@@ -117,6 +120,69 @@ def per_epoch(train_s: float, test_s: float, steps: int, steps_per_epoch: int, e
     if max_steps:
         return train_s / max(steps, 1) * steps_per_epoch + test_s
     return (train_s + test_s) / epochs
+
+
+def torchvision_available() -> bool:
+    try:
+        import torchvision  # noqa: F401
+    except Exception:  # not installed, or built for another torch (it then fails to import)
+        return False
+    return True
+
+
+def tutorial_way(recipe: str, ds, epochs: int, max_steps: int) -> dict:
+    """The recipe written as the tutorials write it: torchvision dataset + DataLoader + a plain loop."""
+    from loader import torchvision_root  # bench/loader.py
+    from torch.utils.data import DataLoader
+    from torchvision import datasets, transforms
+
+    config = load_recipe(recipe).config
+    root = torchvision_root(ds)
+    spec = model_spec(config.model.name)
+    steps = [transforms.ToTensor()]
+    if spec.input_size != 28:
+        steps.insert(0, transforms.Resize((spec.input_size, spec.input_size)))
+    if config.data.normalize:
+        steps.append(transforms.Normalize((ds.mean,), (ds.std,)))
+    tf = transforms.Compose(steps)
+    train_set = datasets.MNIST(str(root), train=True, transform=tf)
+    test_set = datasets.MNIST(str(root), train=False, transform=tf)
+    loader = DataLoader(train_set, batch_size=config.train.batch_size, shuffle=config.data.shuffle,
+                        drop_last=config.data.drop_last, num_workers=0)
+    test_loader = DataLoader(test_set, batch_size=config.data.eval_batch_size, num_workers=0)
+    torch.manual_seed(config.train.seed)
+    model = get_model(config.model.name)
+    loss_fn = make_loss(config.loss)
+    optimizer = plain_optimizer(model, config.optim)  # torch.optim.X(...) as the tutorials write it
+    scheduler = make_scheduler(optimizer, config.schedule, epochs * len(loader), len(loader))
+    step, acc, train_s, test_s = 0, None, 0.0, 0.0
+    for _ in range(epochs):
+        t0 = time.perf_counter()
+        model.train()
+        running = 0.0
+        for x, y in loader:
+            optimizer.zero_grad()
+            loss = loss_fn(model(x), y)
+            loss.backward()
+            optimizer.step()
+            scheduler.step()
+            running += loss.item()  # the seeds read the loss back every step
+            step += 1
+            if max_steps and step >= max_steps:
+                break
+        t1 = time.perf_counter()
+        model.eval()
+        correct = 0
+        with torch.no_grad():
+            for x, y in test_loader:
+                correct += (model(x).argmax(1) == y).sum().item()
+        acc = round(100.0 * correct / len(test_set), 2)
+        train_s, test_s = train_s + t1 - t0, test_s + time.perf_counter() - t1
+        if max_steps and step >= max_steps:
+            break
+    shutil.rmtree(root, ignore_errors=True)
+    return {"seconds_per_epoch": per_epoch(train_s, test_s, step, len(loader), epochs, max_steps),
+            "accuracy": None if max_steps else acc, "steps": step, "steps_per_epoch": len(loader)}
 
 
 # ------------------------------------------------------------------------------------------------ MindSpore

@@ -220,3 +220,19 @@ def test_bf16_autocast_trains(idx_dir, tmp_path):
                     run_dir=tmp_path / "amp")
     assert summary["final_test_acc"] > 50
     assert all(torch.isfinite(v).all() for v in weights(tmp_path / "amp").values())
+
+
+@pytest.mark.parametrize("native", [True, False], ids=["native-bf16", "no-bf16"])
+def test_test_pass_runs_in_the_training_precision(idx_dir, tmp_path, monkeypatch, native):
+    """A bf16 run tests under bf16 autocast (summary.json's precision); a float32 run, or amp on a CPU without
+    native bf16, tests in float32."""
+    from digitlab import device as dev
+
+    monkeypatch.setattr(dev, "cpu_bf16_feature", lambda: "AVX512-BF16" if native else "")
+    seen: list[bool] = []
+    real = loop.quick_eval
+    monkeypatch.setattr(loop, "quick_eval", lambda *a, **k: seen.append(a[-1]) or real(*a, **k))
+    summary = train(make_config(idx_dir, "train.epochs=1", "train.amp=true", "model.name=cnn-small"),
+                    run_dir=tmp_path / "amp")
+    assert summary["precision"] == ("bfloat16" if native else "float32")
+    assert seen == [native]

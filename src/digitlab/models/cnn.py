@@ -1,5 +1,11 @@
-"""Convolutional nets: the tutorials' small CNNs and our own fast BatchNorm CNNs.
+"""Convolutional nets: the tutorials' small CNNs and our own fast CNNs.
 Input (B, 1, 28, 28) -> logits (B, classes), except cnn-pt which returns log-probabilities like its source.
+
+Every "conv -> ReLU -> max-pool" is computed as "conv -> max-pool -> ReLU": the same numbers, forward and backward,
+bit for bit (ReLU is monotone, so the max of the ReLUs is the ReLU of the max, and the gradient reaches the same
+element; tests/models/test_pool_relu.py checks it), with ReLU on a quarter of the elements. On a CPU with
+channels_last it is also what avoids float32 ReLU backward's slow path on the full-size conv output
+(docs/benchmarks.md: up to 5x on cnn-fast's first layer).
 """
 
 from __future__ import annotations
@@ -22,8 +28,8 @@ class SmallCNN(nn.Module):
         self.fc = nn.Linear(320, num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.pooling(F.relu(self.conv1(x)))
-        x = self.pooling(F.relu(self.conv2(x)))
+        x = F.relu(self.pooling(self.conv1(x)))  # = pooling(relu(conv1(x))), see the module docstring
+        x = F.relu(self.pooling(self.conv2(x)))
         return self.fc(x.flatten(1))
 
 
@@ -46,8 +52,8 @@ class PyTorchExampleNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = F.relu(self.conv1(x))
-        x = F.relu(self.conv2(x))
-        x = self.dropout1(F.max_pool2d(x, 2))
+        x = F.relu(F.max_pool2d(self.conv2(x), 2))  # = max_pool2d(relu(conv2(x))), see the module docstring
+        x = self.dropout1(x)
         x = self.dropout2(F.relu(self.fc1(torch.flatten(x, 1))))
         return F.log_softmax(self.fc2(x), dim=1)
 
@@ -74,8 +80,8 @@ class FastNet(nn.Module):
         self.fc2 = nn.Linear(hidden, num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = F.max_pool2d(F.relu(self.conv1(x)), 2)
-        x = F.max_pool2d(F.relu(self.conv2(x)), 2)
+        x = F.relu(F.max_pool2d(self.conv1(x), 2))  # = max_pool2d(relu(conv1(x))), see the module docstring
+        x = F.relu(F.max_pool2d(self.conv2(x), 2))
         return self.fc2(F.relu(self.fc1(torch.flatten(x, 1))))
 
 
