@@ -1,7 +1,7 @@
 """The speed suite: every figure side by side in one run, on this machine. `make bench` / `make bench-quick` build
 the comparison venvs and run it; by hand:
 
-    python bench/run.py [--data-dir DIR] [--quick | --smoke] [--repeats N] [--mindspore PY] [--json]
+    python bench/run.py [--data-dir DIR] [--quick | --smoke] [--repeats N] [--isolate] [--mindspore PY] [--json]
                         [--only loader,recipes,fast,memory]
 
 1. loader    digitlab's TensorLoader vs torchvision's datasets.MNIST + DataLoader (bench/loader.py).
@@ -39,8 +39,6 @@ import sides  # bench/sides.py
 import torch
 import torch.nn.functional as F
 
-import digitlab
-from digitlab import config as cfgmod
 from digitlab.data.sources import load_dataset
 from digitlab.models import get_model, model_spec
 from digitlab.recipes import load_recipe
@@ -73,22 +71,6 @@ def step_flops(model_name: str, batch: int) -> float:
     return float(counter.get_total_flops())
 
 
-def digitlab_way(recipe: str, dataset, epochs: int, max_steps: int, tmp: Path) -> dict:
-    config = load_recipe(recipe).config
-    over = [f"train.epochs={epochs}", "train.log_every=100000"]
-    if max_steps:
-        over.append(f"train.max_steps={max_steps}")
-    config = cfgmod.with_overrides(config, over)
-    summary = digitlab.train(config, run_dir=tmp / f"{recipe}-{time.time_ns()}", dataset=dataset)
-    n = summary["n_train"]
-    steps_per_epoch = n // config.train.batch_size if config.data.drop_last else -(-n // config.train.batch_size)
-    # train_seconds = the steps + the test passes; images_per_second is over the steps alone
-    step_s = summary["steps"] * config.train.batch_size / summary["images_per_second"]
-    test_s = max(summary["train_seconds"] - step_s, 0.0)
-    return {"seconds_per_epoch": sides.per_epoch(step_s, test_s, summary["steps"], steps_per_epoch, epochs, max_steps),
-            "accuracy": summary["final_test_acc"] if not max_steps else None, "train_s": step_s, "test_s": test_s}
-
-
 def _ratio(a: dict | None, b: dict | None) -> float | None:
     if not a or not b or "seconds_per_epoch" not in a or "seconds_per_epoch" not in b:
         return None
@@ -105,11 +87,12 @@ def _median_run(runs: list[dict]) -> dict | None:
 
 
 def bench_recipes(dataset, recipes: list[str], max_steps: int, epochs: int, tmp: Path, ms_python: str | None,
-                  skipped: list[str], floor: bool = True, repeats: int = 1) -> dict:
+                  skipped: list[str], floor: bool = True, repeats: int = 1, isolate: bool = False) -> dict:
     """Each recipe's sides back to back in this process: digitlab, the plain loop, the torchvision tutorial way
     and (quickstart, lenet5) the seed's MindSpore program; seconds per epoch, accuracy, ratios, FLOP floor.
     repeats > 1: digitlab, the plain loop and the torchvision way each run that many times, interleaved; each
-    side's figure is its median run, and every run's seconds are kept in the row (`<side>_runs`)."""
+    side's figure is its median run, and every run's seconds are kept in the row (`<side>_runs`). isolate: each
+    of those runs in a fresh process of its own (bench/sides.py), so no side inherits another's leftovers."""
     gflops = matmul_gflops() if floor else 0.0
     tv = sides.torchvision_available()
     if not tv:
@@ -127,14 +110,9 @@ def bench_recipes(dataset, recipes: list[str], max_steps: int, epochs: int, tmp:
         config = load_recipe(recipe).config
         runs: dict[str, list[dict]] = {"digitlab": [], "plain": [], "torchvision": []}
         for r in range(repeats):  # the sides interleaved, in turn first and last, so a slow minute hits all sides
-            order = ["digitlab", "plain", "torchvision"]
+            order = [name for name in sides.SIDES if tv or name != "torchvision"]
             for name in order if r % 2 == 0 else order[::-1]:
-                if name == "digitlab":
-                    runs[name].append(digitlab_way(recipe, dataset, epochs, max_steps, tmp))
-                elif name == "plain":
-                    runs[name].append(sides.plain_loop(recipe, dataset, epochs, max_steps))
-                elif tv:
-                    runs[name].append(sides.tutorial_way(recipe, dataset, epochs, max_steps))
+                runs[name].append(sides.run_side(name, recipe, dataset, epochs, max_steps, tmp, isolate))
         ours, plain, theirs = (_median_run(runs[k]) for k in ("digitlab", "plain", "torchvision"))
         ms = None  # once: its epoch is 20-130x longer than digitlab's, so its own spread hardly moves the ratio
         if ms_root is not None and recipe in MINDSPORE_PROGRAMS:
@@ -248,6 +226,8 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=1, help="Epochs per recipe, every side (full mode)")
     parser.add_argument("--repeats", type=int, default=1,
                         help="runs per side in the recipes part, interleaved; each side's median is reported")
+    parser.add_argument("--isolate", action="store_true",
+                        help="each side's run in a fresh process of its own (the recipes part)")
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--recipes", default=",".join(TUTORIAL_RECIPES), help="comma-separated tutorial recipes")
     parser.add_argument("--targets", default="fast,fast-float32,strong,pytorch-example",
@@ -274,7 +254,7 @@ def main() -> None:
         dataset = smoke_dataset(tmp) if args.smoke else load_dataset("mnist", args.data_dir, strict=True)
         max_steps = 5 if args.smoke else 100 if args.quick else 0
         report.update(bench_recipes(dataset, recipes, max_steps, args.epochs, tmp, args.mindspore, report["skipped"],
-                                    floor=not args.smoke, repeats=max(args.repeats, 1)))
+                                    floor=not args.smoke, repeats=max(args.repeats, 1), isolate=args.isolate))
     if "fast" in parts:
         report["time_to_target"] = bench_fast(args.data_dir, 1 if args.quick else args.seeds, tmp, args.quick,
                                               args.targets.split(","))

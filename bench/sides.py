@@ -1,11 +1,14 @@
 """The comparison sides of bench/run.py's side-by-side table besides digitlab:
 
+    digitlab_way(recipe, dataset, ...)      the recipe through digitlab.train
     tutorial_way(recipe, dataset, ...)      the torchvision tutorial way: datasets.MNIST + DataLoader + a plain loop
     plain_loop(recipe, dataset, ...)        the recipe's loop written plainly over in-memory float tensors
     write_mindspore_layout(dataset, root)   MindSpore's MNIST_Data/{train,test}/ from the verified IDX files
     run_mindspore(python, program, ...)     one of the seeds' MindSpore programs (bench/mindspore_seeds.py) in its
                                             own venv, as a child process; None when that venv is missing
     format_table(rows)                      bench/run.py's side-by-side table as text
+    run_side(name, recipe, dataset, ...)    one of the first three, in this process or in a fresh one (isolate);
+                                            `python bench/sides.py SIDE RECIPE --data-dir DIR` is that fresh process
 
 Each side reports seconds per epoch (the epoch's training plus its test pass, data already in memory) and the test
 accuracy after it; with max_steps, the seconds of that many steps scaled to a whole epoch plus one whole test pass
@@ -18,11 +21,14 @@ import gzip
 import json
 import shutil
 import subprocess
+import sys
+import tempfile
 import time
 from pathlib import Path
 
 import torch
 
+import digitlab
 from digitlab import config as cfgmod
 from digitlab.data.transforms import resize_pad
 from digitlab.io import atomic_write
@@ -185,6 +191,63 @@ def tutorial_way(recipe: str, ds, epochs: int, max_steps: int) -> dict:
             "accuracy": None if max_steps else acc, "steps": step, "steps_per_epoch": len(loader)}
 
 
+def digitlab_way(recipe: str, dataset, epochs: int, max_steps: int, tmp: Path) -> dict:
+    """The recipe through digitlab.train (log_every out of the way); seconds from its summary."""
+    config = load_recipe(recipe).config
+    over = [f"train.epochs={epochs}", "train.log_every=100000"]
+    if max_steps:
+        over.append(f"train.max_steps={max_steps}")
+    config = cfgmod.with_overrides(config, over)
+    summary = digitlab.train(config, run_dir=tmp / f"{recipe}-{time.time_ns()}", dataset=dataset)
+    n = summary["n_train"]
+    steps_per_epoch = n // config.train.batch_size if config.data.drop_last else -(-n // config.train.batch_size)
+    # train_seconds = the steps + the test passes; images_per_second is over the steps alone
+    step_s = summary["steps"] * config.train.batch_size / summary["images_per_second"]
+    test_s = max(summary["train_seconds"] - step_s, 0.0)
+    return {"seconds_per_epoch": per_epoch(step_s, test_s, summary["steps"], steps_per_epoch, epochs, max_steps),
+            "accuracy": summary["final_test_acc"] if not max_steps else None, "train_s": step_s, "test_s": test_s}
+
+
+SIDES = ("digitlab", "plain", "torchvision")
+
+
+def run_side(name: str, recipe: str, dataset, epochs: int, max_steps: int, tmp: Path, isolate: bool = False) -> dict:
+    """One side's run: in this process, or (isolate) in a fresh Python process of its own that loads the same
+    verified files, so what ran before in this process (allocator state, caches, threads) cannot favour a side."""
+    if isolate:
+        cmd = [sys.executable, str(HERE / "sides.py"), name, recipe, "--dataset", dataset.requested, "--data-dir",
+               dataset.path, "--epochs", str(epochs), "--max-steps", str(max_steps), "--tmp", str(tmp)]
+        out = subprocess.run(cmd, capture_output=True, text=True)
+        lines = [line for line in out.stdout.splitlines() if line.startswith("{")]
+        if out.returncode != 0 or not lines:
+            return {"error": f"exit {out.returncode}: {(out.stderr.strip().splitlines() or ['no output'])[-1][:300]}"}
+        return json.loads(lines[-1])
+    if name == "digitlab":
+        return digitlab_way(recipe, dataset, epochs, max_steps, tmp)
+    if name == "plain":
+        return plain_loop(recipe, dataset, epochs, max_steps)
+    return tutorial_way(recipe, dataset, epochs, max_steps)
+
+
+def main() -> None:
+    """`python bench/sides.py SIDE RECIPE ...`: one side's run in this fresh process, its result as one JSON line."""
+    import argparse
+
+    from digitlab.data.sources import load_dataset
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("side", choices=SIDES)
+    parser.add_argument("recipe")
+    parser.add_argument("--dataset", default="mnist")
+    parser.add_argument("--data-dir", required=True)
+    parser.add_argument("--epochs", type=int, default=1)
+    parser.add_argument("--max-steps", type=int, default=0)
+    parser.add_argument("--tmp", default=tempfile.gettempdir())
+    args = parser.parse_args()
+    dataset = load_dataset(args.dataset, args.data_dir, strict=True)
+    print(json.dumps(run_side(args.side, args.recipe, dataset, args.epochs, args.max_steps, Path(args.tmp))))
+
+
 # ------------------------------------------------------------------------------------------------ MindSpore
 MS_SPLITS = {"train": ("train_images", "train_labels"), "test": ("test_images", "test_labels")}
 
@@ -248,3 +311,7 @@ def format_table(rows: list[dict]) -> str:
             for r in rows]
     widths = [max(len(line[i]) for line in [head, *body]) for i in range(len(head))]
     return "\n".join("  ".join(c.ljust(w) for c, w in zip(line, widths)).rstrip() for line in [head, *body])
+
+
+if __name__ == "__main__":
+    main()

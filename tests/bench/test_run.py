@@ -66,6 +66,17 @@ def test_plain_loop_trains_the_recipe(idx_dir):
     assert result["accuracy"] > 50  # the synthetic digits are easy: it learned something
 
 
+def test_a_side_in_its_own_process_gives_what_it_gives_here(idx_dir, tmp_path):
+    """bench/run.py --isolate: the same side and steps in a fresh process, the same result but for the seconds."""
+    ds = load_dataset("idx", str(idx_dir))
+    here = sides.run_side("digitlab", "quickstart", ds, 1, 3, tmp_path)
+    there = sides.run_side("digitlab", "quickstart", ds, 1, 3, tmp_path, isolate=True)
+    assert "error" not in there, there
+    assert there.keys() == here.keys() and there["seconds_per_epoch"] > 0
+    bad = sides.run_side("plain", "no-such-recipe", ds, 1, 3, tmp_path, isolate=True)
+    assert "error" in bad and "\n" not in bad["error"]
+
+
 def test_mindspore_layout_holds_the_verified_files_decompressed(idx_dir, tmp_path):
     ds = load_dataset("idx", str(idx_dir))
     target = sides.write_mindspore_layout(ds, tmp_path)
