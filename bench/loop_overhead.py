@@ -11,8 +11,9 @@ reversed every other round, so a slow minute hits them all) and reported as the 
     plain            bench/sides.py's plain loop: its own float tensors and torch's default optimizer
 
 run_epoch - train_step is the bookkeeping's cost; train_step - bare the step function's; bare - plain what
-digitlab's loader (uint8 gather + per-batch normalize) and fused optimizer step cost or save. Run by hand, never
-in the test suite.
+digitlab's loader (uint8 gather + per-batch normalize) and fused optimizer step cost or save. `bare` and `plain` are
+float32 NCHW loops: compare like with like only for recipes without train.channels_last / train.amp (the tutorial
+MLPs, e.g. quickstart). Run by hand, never in the test suite.
 """
 
 from __future__ import annotations

@@ -3,8 +3,9 @@ training step of that block (forward + backward), milliseconds, median of 60 aft
 
     python bench/pool_relu.py
 
-Shapes: cnn-fast's first block (batch 128, 1 -> 16 channels, 28x28), LeNet-5's second input (batch 32, 6 channels,
-14x14), cnn-wide's second input (batch 128, 16 channels, 12x12); channels_last, float32 and bf16 autocast.
+Blocks (conv k5, then 2x2 max-pool): cnn-fast's first (batch 128, 1 -> 16 channels, 28x28), LeNet-5's second
+(batch 32, 6 -> 16 channels, 14x14), cnn-wide's second (batch 128, 16 -> 64 channels, 12x12); channels_last,
+float32 and bf16 autocast.
 Run by hand, never in the test suite.
 """
 
@@ -17,10 +18,10 @@ import torch
 import torch.nn.functional as F
 
 
-def step_ms(shape: tuple[int, int, int, int], bf16: bool, relu_first: bool, n: int = 60) -> float:
+def step_ms(shape: tuple[int, int, int, int], out: int, bf16: bool, relu_first: bool, n: int = 60) -> float:
     torch.manual_seed(0)
     x = torch.randn(*shape).contiguous(memory_format=torch.channels_last)
-    conv = torch.nn.Conv2d(shape[1], 16, 5).to(memory_format=torch.channels_last)
+    conv = torch.nn.Conv2d(shape[1], out, 5).to(memory_format=torch.channels_last)
 
     def step() -> None:
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
@@ -40,10 +41,10 @@ def step_ms(shape: tuple[int, int, int, int], bf16: bool, relu_first: bool, n: i
 
 def main() -> None:
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; ms per forward+backward of one block")
-    for shape in [(128, 1, 28, 28), (32, 6, 14, 14), (128, 16, 12, 12)]:
+    for shape, out in [((128, 1, 28, 28), 16), ((32, 6, 14, 14), 16), ((128, 16, 12, 12), 64)]:
         for bf16 in (False, True):
-            before, after = step_ms(shape, bf16, True), step_ms(shape, bf16, False)
-            print(f"  {str(shape):18s} {'bf16' if bf16 else 'float32':8s} relu->pool {before:6.3f}   "
+            before, after = step_ms(shape, out, bf16, True), step_ms(shape, out, bf16, False)
+            print(f"  {str(shape):18s} -> {out:2d} ch {'bf16' if bf16 else 'float32':8s} relu->pool {before:6.3f}   "
                   f"pool->relu {after:6.3f}   {before / after:4.2f}x")
 
 

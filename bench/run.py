@@ -5,7 +5,8 @@ the comparison venvs and run it; by hand:
                         [--only loader,recipes,fast,memory]
 
 1. loader    digitlab's TensorLoader vs torchvision's datasets.MNIST + DataLoader (bench/loader.py).
-2. recipes   each tutorial recipe, one epoch on every side, back to back in this process: the seed's own MindSpore
+2. recipes   each tutorial recipe, one epoch on every side, back to back (in this process; --isolate: each run in a
+             fresh process; --repeats N: N interleaved runs per side, medians): the seed's own MindSpore
              program where there is one (quickstart: seed 000, lenet5: seed 002; bench/mindspore_seeds.py in
              MindSpore's venv), the torchvision tutorial way (dataset + DataLoader + a loop that reads loss.item()
              every step as the seeds do), the same loop written plainly over in-memory tensors (bench/sides.py), and
@@ -88,11 +89,12 @@ def _median_run(runs: list[dict]) -> dict | None:
 
 def bench_recipes(dataset, recipes: list[str], max_steps: int, epochs: int, tmp: Path, ms_python: str | None,
                   skipped: list[str], floor: bool = True, repeats: int = 1, isolate: bool = False) -> dict:
-    """Each recipe's sides back to back in this process: digitlab, the plain loop, the torchvision tutorial way
-    and (quickstart, lenet5) the seed's MindSpore program; seconds per epoch, accuracy, ratios, FLOP floor.
-    repeats > 1: digitlab, the plain loop and the torchvision way each run that many times, interleaved; each
-    side's figure is its median run, and every run's seconds are kept in the row (`<side>_runs`). isolate: each
-    of those runs in a fresh process of its own (bench/sides.py), so no side inherits another's leftovers."""
+    """Each recipe's sides back to back: digitlab, the plain loop, the torchvision tutorial way (in this process,
+    or each run in a fresh one with isolate) and (quickstart, lenet5) the seed's MindSpore program (its own venv);
+    seconds per epoch, accuracy, ratios, FLOP floor. repeats > 1: digitlab, the plain loop and the torchvision way
+    each run that many times, interleaved; each side's figure is its median run (the lower middle one of an even
+    count), every run's seconds are kept in the row (`<side>_runs`, None for a failed run) and every failure in
+    `<side>_errors`. isolate: no side inherits another's leftovers (allocator, caches, threads)."""
     gflops = matmul_gflops() if floor else 0.0
     tv = sides.torchvision_available()
     if not tv:
@@ -122,20 +124,26 @@ def bench_recipes(dataset, recipes: list[str], max_steps: int, epochs: int, tmp:
         for name, side in (("mindspore", ms), ("torchvision", theirs), ("plain", plain), ("digitlab", ours)):
             if side is None:
                 continue
+            failed = [x["error"] for x in runs.get(name, []) if "error" in x]
+            if failed:  # every failure is kept, also when the median run is a good one
+                row[f"{name}_errors"] = failed
             if "error" in side:
                 row[f"{name}_error"] = side["error"]
                 continue
             row[f"{name}_s_per_epoch"] = round(side["seconds_per_epoch"], 2)
             row[f"{name}_acc"] = side["accuracy"]
-            if len(runs.get(name, [])) > 1:
-                row[f"{name}_runs"] = [round(x["seconds_per_epoch"], 3) for x in runs[name]]
+            if len(runs.get(name, [])) > 1:  # a failed run is None here
+                row[f"{name}_runs"] = [None if "error" in x else round(x["seconds_per_epoch"], 3) for x in runs[name]]
         row["x_vs_mindspore"] = _ratio(ms, ours)  # how many times faster digitlab is
         row["x_vs_torchvision"] = _ratio(theirs, ours)
         row["digitlab_over_plain"] = _ratio(ours, plain)  # <= 1.0: no slower than the plain loop
         if floor:
-            per_step = step_flops(config.model.name, config.train.batch_size)
-            row["flop_floor_s_per_epoch"] = round(per_step * plain["steps_per_epoch"] / (gflops * 1e9), 2)
-            row["x_floor"] = round(ours["seconds_per_epoch"] / row["flop_floor_s_per_epoch"], 2)
+            n, batch = len(dataset.train_labels), config.train.batch_size
+            steps_per_epoch = n // batch if config.data.drop_last else -(-n // batch)
+            per_step = step_flops(config.model.name, batch)
+            row["flop_floor_s_per_epoch"] = round(per_step * steps_per_epoch / (gflops * 1e9), 2)
+            if "seconds_per_epoch" in ours:
+                row["x_floor"] = round(ours["seconds_per_epoch"] / row["flop_floor_s_per_epoch"], 2)
         rows.append(row)
         print(json.dumps(row), file=sys.stderr, flush=True)
     return {"matmul_gflops": round(gflops, 1), "recipes": rows}

@@ -116,3 +116,28 @@ def test_plain_sides_use_torch_default_optimizer():
         opt = sides.plain_optimizer(model, cfg)
         assert not opt.defaults.get("fused"), name
         assert opt.defaults["lr"] == 0.05 and opt.defaults["weight_decay"] == 0.01
+
+
+def test_a_failed_run_among_repeats_is_kept_not_fatal(idx_dir, tmp_path, monkeypatch):
+    """--repeats: one failed run of a side (e.g. an --isolate child killed) is recorded, the others still count."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("bench_run", ROOT / "bench" / "run.py")
+    bench_run = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench_run)
+    ds = load_dataset("idx", str(idx_dir))
+    calls = {"n": 0}
+
+    def flaky(name, recipe, dataset, epochs, max_steps, tmp, isolate=False):
+        calls["n"] += 1
+        if name == "plain" and calls["n"] > 2:
+            return {"error": "exit -9: killed"}
+        return {"seconds_per_epoch": 1.0 + calls["n"] / 100, "accuracy": None, "steps": 3, "steps_per_epoch": 10}
+
+    monkeypatch.setattr(sides, "run_side", flaky)
+    monkeypatch.setattr(sides, "torchvision_available", lambda: False)
+    out = bench_run.bench_recipes(ds, ["quickstart"], 3, 1, tmp_path, None, [], floor=False, repeats=3)
+    row = out["recipes"][0]
+    assert row["plain_runs"][0] is not None and row["plain_runs"][1:] == [None, None]
+    assert row["plain_errors"] == ["exit -9: killed"] * 2
+    assert row["digitlab_over_plain"] is not None and len(row["digitlab_runs"]) == 3

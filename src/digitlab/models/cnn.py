@@ -5,7 +5,7 @@ Every "conv -> ReLU -> max-pool" is computed as "conv -> max-pool -> ReLU": the 
 bit for bit (ReLU is monotone, so the max of the ReLUs is the ReLU of the max, and the gradient reaches the same
 element; tests/models/test_pool_relu.py checks it), with ReLU on a quarter of the elements. On a CPU with
 channels_last it is also what avoids float32 ReLU backward's slow path on the full-size conv output
-(docs/benchmarks.md: up to 5x on cnn-fast's first layer).
+(bench/pool_relu.py: 2.8-6x on cnn-fast's first block, float32; docs/benchmarks.md).
 """
 
 from __future__ import annotations

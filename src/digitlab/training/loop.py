@@ -136,11 +136,10 @@ def evaluate_now(s: Session, kind: str) -> dict:
     t0 = time.perf_counter()
     record: dict = {"kind": kind, "epoch": s.state.epoch + 1, "step": s.state.global_step}
     out_kind, tta, background = s.output_kind, s.config.train.tta, s.data.preprocessing.background
-    bf16 = s.precision.bf16  # test in the precision the run trains in (summary.json's "precision")
-    acc, loss = quick_eval(s.model, s.data.test, out_kind, tta, background, bf16)
+    acc, loss = quick_eval(s.model, s.data.test, out_kind, tta, background)
     record.update(test_acc=acc, test_loss=loss)
     if s.data.val is not None:
-        vacc, vloss = quick_eval(s.model, s.data.val, out_kind, tta, background, bf16)
+        vacc, vloss = quick_eval(s.model, s.data.val, out_kind, tta, background)
         record.update(val_acc=vacc, val_loss=vloss)
     synchronize(s.device)
     s.state.train_seconds += time.perf_counter() - t0

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-
 import torch
 import torch.nn as nn
 
@@ -18,39 +16,31 @@ def tta_shifts() -> list[tuple[int, int]]:
 
 @torch.inference_mode()
 def predict_logits(model: nn.Module, loader: TensorLoader, tta: bool = False, background: float = 0.0,
-                   output_kind: str = "logits", bf16: bool = False):
-    """Concatenated (N, C) float32 outputs and (N,) labels over a loader, in eval mode.
+                   output_kind: str = "logits"):
+    """Concatenated (N, C) outputs and (N,) labels over a loader, in eval mode.
 
     tta: average the probabilities of the image and its four 1-pixel shifts (background-filled); the outputs are
     then the log of that mean (log-probabilities, which every output kind's loss and argmax accept).
-    bf16: the forward passes under bf16 autocast (a run training in bf16 tests in the precision it trains in, as
-    timm's validate does under --amp); `digitlab eval` stays float32.
     """
     was_training = model.training
     model.eval()
     outs, labels = [], []
     for x, y in loader:
-        # autocast only when asked: not every device type (e.g. MPS on older torch) accepts an autocast context
-        with torch.autocast(device_type=x.device.type, dtype=torch.bfloat16) if bf16 else contextlib.nullcontext():
-            outs.append(_outputs(model, x, tta, background, output_kind))
+        if tta:
+            probs = 0
+            for dy, dx in tta_shifts():
+                shifted = torch.roll(x, shifts=(dy, dx), dims=(2, 3))
+                if dy:
+                    shifted[:, :, 0 if dy > 0 else -1, :] = background
+                if dx:
+                    shifted[:, :, :, 0 if dx > 0 else -1] = background
+                probs = probs + to_probabilities(model(shifted), output_kind)
+            outs.append(torch.log(probs / len(tta_shifts())))
+        else:
+            outs.append(model(x).float())
         labels.append(y)
     model.train(was_training)
     return torch.cat(outs), torch.cat(labels)
-
-
-def _outputs(model: nn.Module, x: torch.Tensor, tta: bool, background: float, output_kind: str) -> torch.Tensor:
-    """(B, C) float32 outputs for one batch (see predict_logits)."""
-    if tta:
-        probs = 0
-        for dy, dx in tta_shifts():
-            shifted = torch.roll(x, shifts=(dy, dx), dims=(2, 3))
-            if dy:
-                shifted[:, :, 0 if dy > 0 else -1, :] = background
-            if dx:
-                shifted[:, :, :, 0 if dx > 0 else -1] = background
-            probs = probs + to_probabilities(model(shifted).float(), output_kind)
-        return torch.log(probs / len(tta_shifts()))
-    return model(x).float()
 
 
 def confusion(pred: torch.Tensor, true: torch.Tensor, n_classes: int) -> torch.Tensor:
@@ -84,10 +74,9 @@ def summarize(outputs: torch.Tensor, labels: torch.Tensor, n_classes: int, outpu
 
 
 def quick_eval(model: nn.Module, loader: TensorLoader, output_kind: str, tta: bool = False,
-               background: float = 0.0, bf16: bool = False) -> tuple[float, float]:
-    """(accuracy %, avg loss) without the per-class tables: what each epoch prints (bf16: see predict_logits)."""
-    outputs, labels = predict_logits(model, loader, tta=tta, background=background, output_kind=output_kind,
-                                     bf16=bf16)
+               background: float = 0.0) -> tuple[float, float]:
+    """(accuracy %, avg loss) without the per-class tables: what each epoch prints."""
+    outputs, labels = predict_logits(model, loader, tta=tta, background=background, output_kind=output_kind)
     acc = 100.0 * (outputs.argmax(1) == labels).double().mean().item()
     loss = per_sample_loss(outputs, labels, output_kind).mean().item()
     return round(acc, 4), round(loss, 6)
