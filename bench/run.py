@@ -138,10 +138,9 @@ def bench_recipes(dataset, recipes: list[str], max_steps: int, epochs: int, tmp:
         row["x_vs_torchvision"] = _ratio(theirs, ours)
         row["digitlab_over_plain"] = _ratio(ours, plain)  # <= 1.0: no slower than the plain loop
         if floor:
-            n, batch = len(dataset.train_labels), config.train.batch_size
-            steps_per_epoch = n // batch if config.data.drop_last else -(-n // batch)
-            per_step = step_flops(config.model.name, batch)
-            row["flop_floor_s_per_epoch"] = round(per_step * steps_per_epoch / (gflops * 1e9), 2)
+            per_step = step_flops(config.model.name, config.train.batch_size)
+            steps = sides.steps_per_epoch(config, len(dataset.train_labels))
+            row["flop_floor_s_per_epoch"] = round(per_step * steps / (gflops * 1e9), 2)
             if "seconds_per_epoch" in ours:
                 row["x_floor"] = round(ours["seconds_per_epoch"] / row["flop_floor_s_per_epoch"], 2)
         rows.append(row)

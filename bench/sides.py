@@ -47,6 +47,12 @@ def _floats(images, size: int, mean: float, std: float) -> torch.Tensor:
     return ((x.float() / 255.0) - mean) / std
 
 
+def steps_per_epoch(config, n: int) -> int:
+    """Batches in an epoch of n examples under the recipe's batch size and drop_last (what TensorLoader yields)."""
+    b = config.train.batch_size
+    return n // b if config.data.drop_last else -(-n // b)
+
+
 def plain_optimizer(model, optim_config) -> torch.optim.Optimizer:
     """The recipe's optimizer as a plain loop writes it (torch.optim.X(model.parameters(), ...)): torch's default
     implementation, not the fused one digitlab's factory picks."""
@@ -78,17 +84,17 @@ def plain_loop(recipe: str, dataset, epochs: int = 1, max_steps: int = 0, overri
     loss_fn = make_loss(config.loss)
     optimizer = plain_optimizer(model, config.optim)
     n, b = len(y), t.batch_size
-    steps_per_epoch = n // b if d.drop_last else -(-n // b)
+    per_epoch_steps = steps_per_epoch(config, n)
     scheduler = None
     if config.schedule.name != "constant":  # a plain loop has no scheduler unless the recipe needs one
-        scheduler = make_scheduler(optimizer, config.schedule, epochs * steps_per_epoch, steps_per_epoch)
+        scheduler = make_scheduler(optimizer, config.schedule, epochs * per_epoch_steps, per_epoch_steps)
     gen = torch.Generator().manual_seed(t.seed)
     step, acc, train_s, test_s = 0, None, 0.0, 0.0
     for _ in range(epochs):
         t0 = time.perf_counter()
         model.train()
         order = torch.randperm(n, generator=gen) if d.shuffle else None
-        for i in range(steps_per_epoch):
+        for i in range(per_epoch_steps):
             if order is None:
                 xb, yb = x[i * b:(i + 1) * b], y[i * b:(i + 1) * b]
             else:
@@ -115,8 +121,8 @@ def plain_loop(recipe: str, dataset, epochs: int = 1, max_steps: int = 0, overri
         train_s, test_s = train_s + t1 - t0, test_s + time.perf_counter() - t1
         if max_steps and step >= max_steps:
             break
-    return {"seconds_per_epoch": per_epoch(train_s, test_s, step, steps_per_epoch, epochs, max_steps),
-            "accuracy": None if max_steps else round(acc, 2), "steps": step, "steps_per_epoch": steps_per_epoch,
+    return {"seconds_per_epoch": per_epoch(train_s, test_s, step, per_epoch_steps, epochs, max_steps),
+            "accuracy": None if max_steps else round(acc, 2), "steps": step, "steps_per_epoch": per_epoch_steps,
             "train_s": train_s, "test_s": test_s}
 
 
@@ -199,12 +205,11 @@ def digitlab_way(recipe: str, dataset, epochs: int, max_steps: int, tmp: Path) -
         over.append(f"train.max_steps={max_steps}")
     config = cfgmod.with_overrides(config, over)
     summary = digitlab.train(config, run_dir=tmp / f"{recipe}-{time.time_ns()}", dataset=dataset)
-    n = summary["n_train"]
-    steps_per_epoch = n // config.train.batch_size if config.data.drop_last else -(-n // config.train.batch_size)
     # train_seconds = the steps + the test passes; images_per_second is over the steps alone
     step_s = summary["steps"] * config.train.batch_size / summary["images_per_second"]
     test_s = max(summary["train_seconds"] - step_s, 0.0)
-    return {"seconds_per_epoch": per_epoch(step_s, test_s, summary["steps"], steps_per_epoch, epochs, max_steps),
+    per_epoch_steps = steps_per_epoch(config, summary["n_train"])
+    return {"seconds_per_epoch": per_epoch(step_s, test_s, summary["steps"], per_epoch_steps, epochs, max_steps),
             "accuracy": summary["final_test_acc"] if not max_steps else None, "train_s": step_s, "test_s": test_s}
 
 
