@@ -1,4 +1,5 @@
-"""losses.f32: every step's training loss of a run, kept whatever log_every is (seed 001's loss_history).
+"""losses.f32: every step's training loss of a run, kept whatever log_every is (seed 001's loss_history); and
+PendingLosses, the steps' losses on the device until they are appended there.
 
 Little-endian float32, entry i = global step i + 1. The training loop appends at each checkpoint (append-only: earlier
 steps are never rewritten); a resumed run first cuts the file to the steps its checkpoint holds. NaN marks a step
@@ -11,6 +12,7 @@ import os
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from digitlab.io import atomic_write
 
@@ -44,3 +46,43 @@ def truncate_step_losses(run_dir: Path, steps: int) -> None:
         atomic_write(path, path.read_bytes()[: 4 * steps])
     elif size < 4 * steps:
         append_step_losses(run_dir, np.full(steps - size // 4, np.nan, dtype=np.float32))
+
+
+class PendingLosses:
+    """Per-step loss scalars kept on their device, not read back, in preallocated float32 chunks of CHUNK slots.
+
+    Why slots and not a list of the loss tensors: a thousand small tensors that outlive their step, each allocated
+    among the step's large temporaries, fragment the CPU heap, so every step's matmul outputs land on fresh pages
+    (measured on the quickstart recipe: 13-31k page faults an epoch against 3k, 3-4% of the epoch's time;
+    docs/benchmarks.md, "Speed, round four"). Writing a slot is one small device copy; the loss tensor itself dies
+    with its step.
+    """
+
+    CHUNK = 1024
+
+    def __init__(self) -> None:
+        self._chunks: list[torch.Tensor] = []  # each (CHUNK,) float32 on the losses' device; only the last is partly filled
+        self._filled = 0  # slots used in the last chunk
+
+    def __len__(self) -> int:
+        return (len(self._chunks) - 1) * self.CHUNK + self._filled if self._chunks else 0
+
+    def append(self, loss: torch.Tensor) -> None:
+        """Keep one step's loss (a 0-dim device tensor; nothing is read back)."""
+        if not self._chunks or self._filled == self.CHUNK:
+            self._chunks.append(torch.empty(self.CHUNK, dtype=torch.float32, device=loss.device))
+            self._filled = 0
+        self._chunks[-1][self._filled] = loss
+        self._filled += 1
+
+    def values(self, start: int = 0) -> torch.Tensor:
+        """The kept losses from index `start` on, (len - start,) float32 on their device."""
+        if not self._chunks:
+            return torch.zeros(0)
+        whole = self._chunks[0] if len(self._chunks) == 1 else torch.cat(self._chunks)
+        return whole[start : len(self)]
+
+    def clear(self) -> None:
+        """Forget every kept loss; the first chunk stays allocated for the steps to come."""
+        del self._chunks[1:]
+        self._filled = 0

@@ -19,6 +19,7 @@ from digitlab.evaluate import evaluate
 from digitlab.inference import load_model
 from digitlab.models import get_model
 from digitlab.runs import MetricsLog, run_status
+from digitlab.steplosses import PendingLosses
 from digitlab.training import checkpoint, loop
 from digitlab.training.engine import resume, train
 from tests.helpers import make_info
@@ -91,7 +92,9 @@ def test_resume_refuses_config_changes(idx_dir, tmp_path):
         resume(tmp_path)
 
 
-def test_nan_stops_with_step_and_keeps_last_good_checkpoint(idx_dir, tmp_path, monkeypatch):
+@pytest.mark.parametrize("chunk,log_every", [(1024, 1), (3, 5)])  # (3, 5): found later, across chunk boundaries
+def test_nan_stops_with_step_and_keeps_last_good_checkpoint(idx_dir, tmp_path, monkeypatch, chunk, log_every):
+    monkeypatch.setattr(PendingLosses, "CHUNK", chunk)
     real = loop.train_step
     calls = {"n": 0}
 
@@ -107,7 +110,8 @@ def test_nan_stops_with_step_and_keeps_last_good_checkpoint(idx_dir, tmp_path, m
 
     monkeypatch.setattr(loop, "train_step", poisoned)
     with pytest.raises(TrainingError, match=r"NaN/inf at step 11 .*lower learning rate"):
-        train(make_config(idx_dir, "train.epochs=3", "data.limit=256", "train.log_every=1"), run_dir=tmp_path / "r")
+        train(make_config(idx_dir, "train.epochs=3", "data.limit=256", f"train.log_every={log_every}"),
+              run_dir=tmp_path / "r")
     saved = weights(tmp_path / "r")
     assert all(torch.isfinite(v).all() for v in saved.values())
     assert run_status(tmp_path / "r") == "failed"

@@ -47,7 +47,7 @@ class RunBook:
         self.writes = ddp.is_main
         self.ckpt_dir = run_dir / "checkpoints"
         self.history: list[dict] = []  # every record of the run, oldest first (also those before a resume)
-        self._pending: list[torch.Tensor] = []  # device scalars of steps not yet in losses.f32 (every rank keeps them)
+        self._pending = steplosses.PendingLosses()  # steps not yet in losses.f32, on the device (every rank keeps them)
         self._checked = 0  # how many of _pending have been checked for NaN/inf
         self._flushed = 0  # steps before _pending[0] (already in losses.f32, or held by the resumed checkpoint)
         self._log = runs.MetricsLog(run_dir / "metrics.jsonl") if self.writes else runs.NullLog()
@@ -76,10 +76,10 @@ class RunBook:
 
     def first_nonfinite(self) -> int | None:
         """The 0-based index of the first step whose loss was NaN/inf among those not yet checked, else None."""
-        new = self._pending[self._checked :]
-        if not new:
+        new = self._pending.values(self._checked)
+        if not len(new):
             return None
-        bad = ~torch.isfinite(torch.stack(new).float())
+        bad = ~torch.isfinite(new)
         if bool(bad.any()):  # the one device read
             return self._flushed + self._checked + int(bad.int().argmax())
         self._checked = len(self._pending)
@@ -87,8 +87,8 @@ class RunBook:
 
     def flush_step_losses(self) -> None:
         """Append the pending losses to losses.f32 (one device read per checkpoint)."""
-        if self._pending:
-            values = torch.stack(self._pending).float().cpu().numpy().astype("<f4")
+        if len(self._pending):
+            values = self._pending.values().cpu().numpy().astype("<f4")  # a copy: the slots are reused
             if self.writes:
                 steplosses.append_step_losses(self.run_dir, values)
             self._flushed += len(self._pending)
@@ -165,6 +165,7 @@ class RunBook:
             "device": str(s.device),
             "threads": torch.get_num_threads(),
             **s.precision.as_dict(),  # precision (bfloat16 | float32) and precision_reason
+            **s.update_info(),  # update (in backward | after backward) and update_reason
             "seed": self.config.train.seed,
             "batch_size": self.config.train.batch_size,
             "optimizer": self.config.optim.name,

@@ -24,7 +24,11 @@ def predict_logits(model: nn.Module, loader: TensorLoader, tta: bool = False, ba
     """
     was_training = model.training
     model.eval()
-    outs, labels = [], []
+    # written into tensors sized for the whole split at the first batch, rather than a list of per-batch outputs
+    # concatenated at the end: small tensors kept alive among each batch's large temporaries fragment the CPU heap
+    # and cost page faults on every batch (see steplosses.PendingLosses)
+    outs = labels = None
+    filled = 0
     for x, y in loader:
         if tta:
             probs = 0
@@ -35,12 +39,19 @@ def predict_logits(model: nn.Module, loader: TensorLoader, tta: bool = False, ba
                 if dx:
                     shifted[:, :, :, 0 if dx > 0 else -1] = background
                 probs = probs + to_probabilities(model(shifted), output_kind)
-            outs.append(torch.log(probs / len(tta_shifts())))
+            out = torch.log(probs / len(tta_shifts()))
         else:
-            outs.append(model(x).float())
-        labels.append(y)
+            out = model(x).float()
+        if outs is None:  # at most len(labels) examples (fewer for one rank's share of a sharded split)
+            outs = torch.empty((len(loader.labels), *out.shape[1:]), dtype=out.dtype, device=out.device)
+            labels = torch.empty(len(loader.labels), dtype=y.dtype, device=y.device)
+        outs[filled : filled + len(y)] = out
+        labels[filled : filled + len(y)] = y
+        filled += len(y)
     model.train(was_training)
-    return torch.cat(outs), torch.cat(labels)
+    if outs is None:
+        raise ValueError("predict_logits: the loader yielded no batch")
+    return outs[:filled], labels[:filled]
 
 
 def confusion(pred: torch.Tensor, true: torch.Tensor, n_classes: int) -> torch.Tensor:
