@@ -6,14 +6,16 @@ Variants, each `--steps` steps from a fresh Session (same model, optimizer, load
 reversed every other round, so a slow minute hits them all) and reported as the median microseconds per step:
 
     run_epoch        digitlab's own loop (training/loop.py), bookkeeping and all
-    train_step       only loop.train_step over the same loader: no losses kept, no epoch sum, no reporter
-    bare             the four lines anyone writes, over the same Session objects (loader, net, optimizer, scheduler)
+    train_step       only loop.train_step over the same loader: no losses kept, no epoch sum, no reporter (SGD's
+                     update inside backward where the run would do that: training/inbackward.py)
+    bare             the four lines anyone writes, over the same Session objects (loader, net, optimizer, scheduler),
+                     the update after backward
     plain            bench/sides.py's plain loop: its own float tensors and torch's default optimizer
 
-run_epoch - train_step is the bookkeeping's cost; train_step - bare the step function's; bare - plain what
-digitlab's loader (uint8 gather + per-batch normalize) and fused optimizer step cost or save. `bare` and `plain` are
-float32 NCHW loops: compare like with like only for recipes without train.channels_last / train.amp (the tutorial
-MLPs, e.g. quickstart). Run by hand, never in the test suite.
+run_epoch - train_step is the bookkeeping's cost; train_step - bare the step function's (with the in-backward update's
+gain); bare - plain what digitlab's loader (one gather from the split normalized once) and fused optimizer step cost
+or save. `bare` and `plain` are float32 NCHW loops: compare like with like only for recipes without
+train.channels_last / train.amp (the tutorial MLPs, e.g. quickstart). Run by hand, never in the test suite.
 """
 
 from __future__ import annotations
@@ -67,7 +69,7 @@ def main() -> None:
 
     def train_step() -> float:
         s = session()
-        args_ = (s.loss_fn, s.optimizer, s.scheduler, s.config.optim.grad_clip, s.config.train.channels_last,
+        args_ = (s.loss_fn, s.stepper, s.scheduler, s.config.optim.grad_clip, s.config.train.channels_last,
                  s.precision.bf16)
         t = time.perf_counter()
         for i, (x, y) in enumerate(s.data.train):
@@ -78,6 +80,8 @@ def main() -> None:
 
     def bare() -> float:
         s = session()
+        if s.in_backward:  # the four lines step the optimizer themselves
+            s.in_backward.remove()
         t = time.perf_counter()
         for i, (x, y) in enumerate(s.data.train):
             if i >= n:

@@ -1,11 +1,13 @@
-"""TensorLoader: a whole split as one uint8 tensor on the device, shuffled with randperm, sliced into batches.
+"""TensorLoader: a whole split as one tensor on the device, shuffled with randperm, sliced into batches.
 
-airbench's recipe, for MNIST: resize / pad / NCHW happen once for the whole split, which stays uint8 on the
-device; each batch is gathered, then converted and normalized on the device (a few tensor ops). Each epoch
-draws one permutation from its own generator seeded by (seed, epoch), so the order never depends on the
-global RNG and a resumed run sees exactly the same batches. Augmentation is a batch
-op whose randomness comes from a generator seeded by (seed, epoch, step). The loader is just __len__ and
-__iter__; `start_step` skips batches already trained on when resuming.
+airbench's recipe, for MNIST: the split goes to the device as uint8, resize / pad / NCHW happen once for all of it,
+and training normalizes it once into float32 (setup.split_loader), so a batch is one gather (index_select) and
+nothing else. (A uint8 split with a per-batch `transform` also works: 4x less memory, but three more tensor ops a
+step; on the quickstart MLP that was 26 against 15 us a batch, docs/benchmarks.md.) Each epoch draws one
+permutation from its own generator seeded by (seed, epoch), so the order never depends on the global RNG and a
+resumed run sees exactly the same batches. Augmentation is a batch op whose randomness comes from a generator seeded
+by (seed, epoch, step). The loader is just __len__ and __iter__; `start_step` skips batches already trained on when
+resuming.
 """
 
 from __future__ import annotations
@@ -74,8 +76,9 @@ def epoch_generator(seed: int, *parts: int) -> torch.Generator:
 class TensorLoader:
     """Batches of (images, labels) from device tensors.
 
-    images: (N, C, H, W) on the device, uint8 as prepare_images leaves them (then `transform`, e.g. Normalize,
-    turns each batch into floats) or already float; labels: (N,) int64 on the same device.
+    images: (N, C, H, W) on the device, already float (normalized once for the split), or uint8 as prepare_images
+    leaves them with a `transform` (e.g. Normalize) that turns each batch into floats; labels: (N,) int64 on the
+    same device.
     """
 
     def __init__(

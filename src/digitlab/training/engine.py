@@ -31,7 +31,7 @@ from digitlab.training.setup import RESUME_OVERRIDABLE, Session, check_config, o
 def _start_info(s: Session) -> dict:
     return {"run_dir": str(s.run_dir), "config": s.config, "device": str(s.device), "params": count_parameters(s.model),
             "data": s.data.dataset.provenance(), "threads": torch.get_num_threads(), **s.precision.as_dict(),
-            "n_train": len(s.data.train.labels), "n_test": len(s.data.test.labels),
+            **s.update_info(), "n_train": len(s.data.train.labels), "n_test": len(s.data.test.labels),
             **({"resumed_at": s.resumed_at} if s.resumed_at is not None else {})}
 
 
@@ -65,6 +65,8 @@ def _run(s: Session, reporter: Reporter) -> dict:
                                 "--set train.compile=true") from None
         raise
     finally:
+        if s.in_backward:
+            s.in_backward.remove()
         s.book.close()
         distributed.cleanup(s.ddp)
     if not main:

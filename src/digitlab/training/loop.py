@@ -25,9 +25,10 @@ from digitlab.training.report import Reporter
 from digitlab.training.setup import Session
 
 
-def train_step(model: nn.Module, x: torch.Tensor, y: torch.Tensor, loss_fn, optimizer: torch.optim.Optimizer,
+def train_step(model: nn.Module, x: torch.Tensor, y: torch.Tensor, loss_fn, optimizer: torch.optim.Optimizer | None,
                scheduler, grad_clip: float, channels_last: bool = False, amp: bool = False) -> torch.Tensor:
-    """One optimizer step; returns the (device) loss tensor, not read back."""
+    """One optimizer step; returns the (device) loss tensor, not read back. optimizer None: the parameters are
+    updated inside backward (training/inbackward.py), so there is nothing to zero or step here."""
     if channels_last:
         x = x.contiguous(memory_format=torch.channels_last)
     if amp:  # bf16 autocast: no loss scaling needed (bf16 has float32's exponent range)
@@ -35,11 +36,14 @@ def train_step(model: nn.Module, x: torch.Tensor, y: torch.Tensor, loss_fn, opti
             loss = loss_fn(model(x).float(), y)
     else:
         loss = loss_fn(model(x), y)
-    optimizer.zero_grad(set_to_none=True)
-    loss.backward()
-    if grad_clip > 0:
-        nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
-    optimizer.step()
+    if optimizer is None:
+        loss.backward()
+    else:
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if grad_clip > 0:
+            nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+        optimizer.step()
     scheduler.step()
     return loss.detach()
 
@@ -95,7 +99,7 @@ def run_epoch(s: Session, reporter: Reporter, stop: StopFlag) -> bool:
         if tc.max_steps and state.global_step >= tc.max_steps:
             break
         batch = state.step_in_epoch
-        loss = train_step(s.net, x, y, s.loss_fn, s.optimizer, s.scheduler, s.config.optim.grad_clip,
+        loss = train_step(s.net, x, y, s.loss_fn, s.stepper, s.scheduler, s.config.optim.grad_clip,
                           tc.channels_last, s.precision.bf16)
         s.book.step_loss(loss)  # also what check_finite reads: no per-step NaN test on the device
         loss_sum.add_(loss, alpha=1 if s.config.loss.reduction == "sum" else len(y))
