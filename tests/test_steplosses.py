@@ -19,6 +19,23 @@ def test_pending_losses_keep_every_value_across_chunks(monkeypatch):
     assert pending.values().dtype == torch.float32
 
 
+def test_every_length_and_start_across_chunks(monkeypatch):
+    monkeypatch.setattr(PendingLosses, "CHUNK", 4)
+    for n in range(13):
+        pending = PendingLosses()
+        for v in range(n):
+            pending.append(torch.tensor(float(v)))
+        for start in range(n + 1):
+            assert pending.values(start).tolist() == [float(v) for v in range(start, n)], (n, start)
+
+
+def test_a_loss_that_requires_grad_is_kept_as_a_value():
+    pending = PendingLosses()
+    w = torch.tensor(1.0, requires_grad=True)
+    pending.append(w * 3)
+    assert not pending.values().requires_grad and pending.values().tolist() == [3.0]
+
+
 def test_a_value_is_copied_so_the_step_tensor_can_die(monkeypatch):
     pending = PendingLosses()
     loss = torch.tensor(2.0)

@@ -72,15 +72,17 @@ class PendingLosses:
         if not self._chunks or self._filled == self.CHUNK:
             self._chunks.append(torch.empty(self.CHUNK, dtype=torch.float32, device=loss.device))
             self._filled = 0
-        self._chunks[-1][self._filled] = loss
+        self._chunks[-1][self._filled] = loss.detach()  # a value, never a part of the step's graph
         self._filled += 1
 
     def values(self, start: int = 0) -> torch.Tensor:
         """The kept losses from index `start` on, (len - start,) float32 on their device."""
         if not self._chunks:
             return torch.zeros(0)
-        whole = self._chunks[0] if len(self._chunks) == 1 else torch.cat(self._chunks)
-        return whole[start : len(self)]
+        first = min(start // self.CHUNK, len(self._chunks) - 1)  # chunks wholly before `start` are not copied
+        kept = self._chunks[first:]
+        whole = kept[0] if len(kept) == 1 else torch.cat(kept)
+        return whole[start - first * self.CHUNK : len(self) - first * self.CHUNK]
 
     def clear(self) -> None:
         """Forget every kept loss; the first chunk stays allocated for the steps to come."""

@@ -5,6 +5,8 @@ import warnings
 
 import pytest
 import torch
+from safetensors import safe_open
+from safetensors.torch import load_file, save_file
 
 from digitlab import config as cfgmod
 from digitlab.config import Config
@@ -23,16 +25,19 @@ SETTINGS = [
 ]
 
 
-def trained(model_name: str, settings: dict, in_backward: bool, steps: int = 12):
+def trained(model_name: str, settings: dict, implementation: str, in_backward: bool, steps: int = 12):
     """`steps` SGD steps on fixed random batches under a decaying LambdaLR; the weights and the optimizer state."""
     torch.manual_seed(0)
     model = get_model(model_name)
-    opt = torch.optim.SGD(model.parameters(), foreach=False, **settings)  # torch's single-tensor path: the reference
+    # torch's single-tensor path (a tutorial's torch.optim.SGD on a CPU), or its fused kernel (what digitlab builds)
+    kind = {"foreach": False} if implementation == "single" else {"fused": True}
+    opt = torch.optim.SGD(model.parameters(), **kind, **settings)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 1.0 / (1 + s))
     hooks = BackwardSGD(opt) if in_backward else None
     gen = torch.Generator().manual_seed(1)
+    size = 28 if model_name == "mlp" else 32
     for _ in range(steps):
-        x = torch.randn(16, 1, 28, 28, generator=gen) if model_name == "mlp" else torch.randn(16, 1, 32, 32, generator=gen)
+        x = torch.randn(16, 1, size, size, generator=gen)
         loss = torch.nn.functional.cross_entropy(model(x), torch.randint(0, 10, (16,), generator=gen))
         if hooks:
             loss.backward()
@@ -45,25 +50,46 @@ def trained(model_name: str, settings: dict, in_backward: bool, steps: int = 12)
 
 
 @pytest.mark.parametrize("settings", SETTINGS, ids=lambda s: ",".join(f"{k}={v}" for k, v in s.items()))
+@pytest.mark.parametrize("implementation", ["single", "fused"])
 @pytest.mark.parametrize("model_name", ["mlp", "lenet5"])
-def test_same_weights_and_state_as_torch_sgd_bit_for_bit(model_name, settings):
-    ref_weights, ref_state, _ = trained(model_name, settings, in_backward=False)
+def test_same_weights_and_state_as_the_optimizer_bit_for_bit(model_name, implementation, settings):
+    ref_weights, ref_state, _ = trained(model_name, settings, implementation, in_backward=False)
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # no "lr_scheduler.step() before optimizer.step()" warning either
-        weights, state, model = trained(model_name, settings, in_backward=True)
+        weights, state, model = trained(model_name, settings, implementation, in_backward=True)
     assert all(torch.equal(a, b) for a, b in zip(ref_weights, weights))
     assert state["param_groups"] == ref_state["param_groups"]
     assert state["state"].keys() == ref_state["state"].keys()
     for k, v in ref_state["state"].items():
         assert torch.equal(v["momentum_buffer"], state["state"][k]["momentum_buffer"])
     assert all(p.grad is None for p in model.parameters())  # each gradient freed once used
+    assert not all(torch.equal(a, b) for a, b in zip(weights, trained(model_name, settings, implementation, True, 0)[0]))
+
+
+def test_state_loaded_after_the_hooks_are_on_is_the_state_they_use():
+    torch.manual_seed(0)
+    model = get_model("mlp")
+    opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    hooks = BackwardSGD(opt)
+    saved = {"state": {i: {"momentum_buffer": torch.full_like(p, 0.5)} for i, p in enumerate(model.parameters())},
+             "param_groups": [{**opt.state_dict()["param_groups"][0], "lr": 0.01}]}
+    opt.load_state_dict(saved)  # replaces opt.state and the group dicts
+    before = [p.detach().clone() for p in model.parameters()]
+    model(torch.randn(4, 1, 28, 28)).sum().backward()
+    for b, p in zip(before, model.parameters()):
+        buf = opt.state[p]["momentum_buffer"]
+        assert not torch.equal(buf, torch.full_like(p, 0.5))  # the loaded buffer was updated, not a stale one
+        torch.testing.assert_close(p.detach(), b - 0.01 * buf)  # with the loaded lr
+    hooks.remove()
 
 
 def test_remove_takes_the_hooks_off():
     model = get_model("mlp")
     opt = torch.optim.SGD(model.parameters(), lr=0.1)
     hooks = BackwardSGD(opt)
+    assert hooks.active
     hooks.remove()
+    assert not hooks.active
     before = [p.detach().clone() for p in model.parameters()]
     model(torch.randn(4, 1, 28, 28)).sum().backward()
     assert all(torch.equal(a, p) for a, p in zip(before, model.parameters()))  # no update
@@ -91,20 +117,43 @@ def test_where_it_applies(overrides, device, ddp, reason):
     assert got is None if reason is None else reason in got
 
 
-def test_a_run_says_how_it_updated_and_resumes_exactly(idx_dir, tmp_path):
+def test_a_run_says_how_it_updated_and_gives_the_same_weights_either_way(idx_dir, tmp_path):
     base = ["data.dataset=idx", f"data.data_dir='{idx_dir}'", "train.device=cpu", "train.batch_size=32",
             "data.limit=256", "optim.momentum=0.9", "train.epochs=2"]
     summary = train(config_with(*base), run_dir=tmp_path / "hooks")
     assert summary["update"] == "in backward"
+    assert json.loads((tmp_path / "hooks" / "summary.json").read_text())["update"] == "in backward"
     off = train(config_with(*base, "train.update_in_backward=false"), run_dir=tmp_path / "after")
     assert off["update"] == "after backward" and "is off" in off["update_reason"]
-    # momentum buffers go through the resume checkpoint: one epoch + resume + one epoch = two straight
+    hooks, after = last_weights(tmp_path / "hooks"), last_weights(tmp_path / "after")
+    assert hooks.keys() == after.keys() and all(torch.equal(hooks[k], after[k]) for k in hooks)
+    torch.manual_seed(0)
+    init = get_model("mlp").state_dict()  # the run's initial weights (seed 0): training moved every one
+    assert init.keys() == hooks.keys() and not any(torch.equal(hooks[k], init[k]) for k in init)
+    # momentum buffers go through the resume checkpoint: stop at step 11 + resume = the straight run
     train(config_with(*base, "train.max_steps=11"), run_dir=tmp_path / "split")
     resumed = resume(tmp_path / "split")
     assert resumed["final_test_acc"] == summary["final_test_acc"]
-    from safetensors.torch import load_file
+    split = last_weights(tmp_path / "split")
+    assert all(torch.equal(hooks[k], split[k]) for k in hooks)
 
-    a = load_file(tmp_path / "hooks" / "checkpoints" / "last.safetensors")
-    b = load_file(tmp_path / "split" / "checkpoints" / "last.safetensors")
-    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
-    assert json.loads((tmp_path / "hooks" / "summary.json").read_text())["update"] == "in backward"
+
+def test_a_run_from_before_the_setting_existed_resumes(idx_dir, tmp_path):
+    base = ["data.dataset=idx", f"data.data_dir='{idx_dir}'", "train.device=cpu", "train.batch_size=32",
+            "data.limit=256", "train.epochs=2", "train.max_steps=5"]
+    train(config_with(*base), run_dir=tmp_path / "old")
+    # make it look written before train.update_in_backward existed: absent from config.toml and from the checkpoint
+    toml = tmp_path / "old" / "config.toml"
+    toml.write_text("\n".join(line for line in toml.read_text().splitlines() if "update_in_backward" not in line))
+    ckpt = tmp_path / "old" / "checkpoints" / "resume.safetensors"
+    with safe_open(str(ckpt), framework="pt") as fh:
+        meta, tensors = fh.metadata(), {k: fh.get_tensor(k) for k in fh.keys()}  # noqa: SIM118
+    info = json.loads(meta["digitlab"])
+    del info["config"]["train"]["update_in_backward"]
+    save_file(tensors, str(ckpt), metadata={**meta, "digitlab": json.dumps(info)})
+    summary = resume(tmp_path / "old", ["train.max_steps=0"])
+    assert summary["status"] == "finished" and summary["update"] == "in backward"
+
+
+def last_weights(run_dir):
+    return load_file(run_dir / "checkpoints" / "last.safetensors")

@@ -5,6 +5,7 @@ import torch
 
 from digitlab.data.loader import TensorLoader, prepare_images
 from digitlab.data.transforms import Normalize
+from digitlab.errors import DataError
 from digitlab.models import get_model
 from digitlab.training.losses import per_sample_loss
 from digitlab.training.metrics import predict_logits, quick_eval
@@ -51,6 +52,12 @@ def test_tta_and_the_quick_scores(split, model):
     outputs, _ = predict_logits(model, loader)
     assert acc == round(100.0 * (outputs.argmax(1) == y).double().mean().item(), 4)
     assert loss == round(per_sample_loss(outputs, y, "logits").mean().item(), 6)
+
+
+def test_an_empty_split_is_a_clear_error(model):
+    empty = TensorLoader(torch.zeros(0, 1, 28, 28), torch.zeros(0, dtype=torch.long), batch_size=8)
+    with pytest.raises(DataError, match="no examples"):
+        predict_logits(model, empty)
 
 
 def test_model_mode_is_restored(split):

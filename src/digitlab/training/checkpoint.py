@@ -184,6 +184,18 @@ def read_resume_header(path: str | os.PathLike) -> tuple[CheckpointInfo, dict[st
     return _info(meta, path), position
 
 
+def recorded_config_keys(path: str | os.PathLike) -> set[str]:
+    """The "section.key" settings a checkpoint's own config records (from its header): a file written before a key
+    existed lacks it."""
+    path = Path(path)
+    try:
+        config = json.loads(_header_metadata(path)["digitlab"])["config"]
+        return {f"{section}.{key}" for section, values in config.items() if isinstance(values, dict)
+                for key in values}
+    except (KeyError, TypeError, ValueError, AttributeError):
+        raise CheckpointError(f"{path}: damaged digitlab metadata (not JSON)") from None
+
+
 def read_resume_position(path: str | os.PathLike) -> dict[str, Any]:
     """The loader position stored in a resume checkpoint, from the file's header alone."""
     path = Path(path)

@@ -65,7 +65,7 @@ def _run(s: Session, reporter: Reporter) -> dict:
                                 "--set train.compile=true") from None
         raise
     finally:
-        if s.in_backward:
+        if s.in_backward is not None:
             s.in_backward.remove()
         s.book.close()
         distributed.cleanup(s.ddp)
@@ -124,8 +124,11 @@ def resume(run_dir: str | Path, overrides: list[str] | None = None, reporter: Re
     info, position = checkpoint.read_resume_header(ckpt)  # header only: the tensors load once, in open_session
     changed = [k for k in cfgmod.diff_keys(info.config, saved) if k not in RESUME_OVERRIDABLE]
     # digitlab writes every key: a file from this version lacking one was cut (its value would silently be a default)
+    # (a key this version added since the run began is absent from both files: that is no cut)
     if info.version == __version__:
-        changed += [k for k in cfgmod.valid_keys() if k.partition(".")[2] not in (raw.get(k.partition(".")[0]) or {})]
+        recorded = checkpoint.recorded_config_keys(ckpt)
+        changed += [k for k in cfgmod.valid_keys() if k in recorded
+                    and k.partition(".")[2] not in (raw.get(k.partition(".")[0]) or {})]
     if changed:
         raise CheckpointError(f"{run_dir / 'config.toml'}: differs from the config its checkpoint was trained with "
                               f"({', '.join(changed[:4])}); restore it: it is the record of the run")

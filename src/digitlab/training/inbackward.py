@@ -8,8 +8,10 @@ freed right away instead of all of them living until optimizer.step(); there is 
 parameter and no zero_grad. Measured on the quickstart MLP (CPU): about 5% of a step (docs/benchmarks.md, "Speed,
 round four").
 
-Exactly torch.optim.SGD's arithmetic: the same tensor ops as its single-tensor implementation (the one a tutorial's
-torch.optim.SGD runs on a CPU), in the same order, so the weights after every step are bit-identical to it (tested).
+Exactly the optimizer's own arithmetic: the fused kernel for one parameter where the optimizer is SGD(fused=True) (what
+digitlab builds where torch has it), else the same tensor ops as torch's single-tensor implementation (what a tutorial's
+torch.optim.SGD runs on a CPU), so the weights after every step are bit-identical to stepping that optimizer after
+backward (tested, both implementations).
 lr, momentum, dampening, nesterov, weight_decay and maximize are read from the parameter's group at that moment (an
 LR schedule works unchanged) and the momentum buffers live in optimizer.state[p]["momentum_buffer"], where
 torch.optim.SGD keeps them: the optimizer's state_dict, and so the resume checkpoints, are the same as before.
@@ -17,7 +19,8 @@ torch.optim.SGD keeps them: the optimizer's state_dict, and so the resume checkp
 Where it does not apply (why_not says which): other optimizers (Adam's fused kernel already makes one pass over all
 parameters), gradient clipping (needs every gradient before any update), DDP (gradients must be all-reduced first),
 torch.compile, and GPUs (one kernel per parameter instead of the fused kernel over all of them), or when
-train.update_in_backward is off, e.g. to look at .grad after backward (it is None in this mode).
+train.update_in_backward is off, e.g. to look at .grad after backward (it is None in this mode). While the hooks are
+on (a training session; engine.py removes them at its end), every backward through the model is a training step.
 """
 
 from __future__ import annotations
@@ -42,34 +45,32 @@ def why_not(optimizer: torch.optim.Optimizer, config: Config, device: torch.devi
 
 
 class BackwardSGD:
-    """torch.optim.SGD's update, one parameter at a time, from a post-accumulate-grad hook on each parameter."""
+    """The optimizer's own SGD update, one parameter at a time, from a post-accumulate-grad hook on each parameter."""
 
     def __init__(self, optimizer: torch.optim.SGD) -> None:
         self.optimizer = optimizer
-        self.handles = [p.register_post_accumulate_grad_hook(self._make_hook(group))
-                        for group in optimizer.param_groups for p in group["params"]]
+        self.handles = [p.register_post_accumulate_grad_hook(self._make_hook(index))
+                        for index, group in enumerate(optimizer.param_groups) for p in group["params"]]
         # LR schedulers warn when they step before the optimizer ever has; here its updates run in backward, so mark
-        # it stepped with a step that has no gradients to apply (a no-op; public API on every torch version)
+        # it stepped with a step that has no gradient to apply (a no-op; public API on every torch version)
+        optimizer.zero_grad(set_to_none=True)
         optimizer.step()
 
-    def _make_hook(self, group: dict):
-        state = self.optimizer.state
+    @property
+    def active(self) -> bool:
+        return bool(self.handles)
+
+    def _make_hook(self, index: int):
+        opt = self.optimizer
 
         @torch.no_grad()
         def update(p: torch.Tensor) -> None:
-            # torch/optim/sgd.py _single_tensor_sgd, op for op
-            grad = p.grad if not group["maximize"] else -p.grad
-            if group["weight_decay"] != 0:
-                grad = grad.add(p, alpha=group["weight_decay"])
-            momentum = group["momentum"]
-            if momentum != 0:
-                buf = state[p].get("momentum_buffer")
-                if buf is None:
-                    buf = state[p]["momentum_buffer"] = grad.detach().clone()
-                else:
-                    buf.mul_(momentum).add_(grad, alpha=1 - group["dampening"])
-                grad = grad.add(buf, alpha=momentum) if group["nesterov"] else buf
-            p.add_(grad, alpha=-group["lr"])
+            # the group and the state are looked up at each call: load_state_dict replaces both dicts
+            group = opt.param_groups[index]
+            if group.get("fused"):
+                _fused_update(p, group, opt.state)
+            else:
+                _single_tensor_update(p, group, opt.state)
             p.grad = None  # used: free it now (and the next backward starts from None, as after zero_grad)
 
         return update
@@ -78,3 +79,35 @@ class BackwardSGD:
         for handle in self.handles:
             handle.remove()
         self.handles.clear()
+
+
+def _single_tensor_update(p: torch.Tensor, group: dict, state: dict) -> None:
+    """torch/optim/sgd.py _single_tensor_sgd for one parameter, op for op. state: the optimizer's {param: dict}; an
+    entry is made only for a momentum buffer, as torch.optim.SGD does."""
+    grad = p.grad if not group["maximize"] else -p.grad
+    if group["weight_decay"] != 0:
+        grad = grad.add(p, alpha=group["weight_decay"])
+    momentum = group["momentum"]
+    if momentum != 0:
+        buf = state[p].get("momentum_buffer")
+        if buf is None:
+            buf = state[p]["momentum_buffer"] = grad.detach().clone()
+        else:
+            buf.mul_(momentum).add_(grad, alpha=1 - group["dampening"])
+        grad = grad.add(buf, alpha=momentum) if group["nesterov"] else buf
+    p.add_(grad, alpha=-group["lr"])
+
+
+def _fused_update(p: torch.Tensor, group: dict, state: dict) -> None:
+    """torch/optim/sgd.py _fused_sgd for one parameter: the same kernel, so the same numbers as SGD(fused=True)."""
+    momentum = group["momentum"]
+    buffers: list[torch.Tensor] = []
+    first = False
+    if momentum != 0:
+        buf = state[p].get("momentum_buffer")
+        if buf is None:  # the kernel fills a new buffer on the first step
+            buf, first = state[p].setdefault("momentum_buffer", torch.empty_like(p.grad)), True
+        buffers = [buf]
+    torch._fused_sgd_([p], [p.grad], buffers, weight_decay=group["weight_decay"], momentum=momentum, lr=group["lr"],
+                      dampening=group["dampening"], nesterov=group["nesterov"], maximize=group["maximize"],
+                      is_first_step=first)

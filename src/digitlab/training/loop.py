@@ -37,6 +37,8 @@ def train_step(model: nn.Module, x: torch.Tensor, y: torch.Tensor, loss_fn, opti
     else:
         loss = loss_fn(model(x), y)
     if optimizer is None:
+        if grad_clip > 0:
+            raise ValueError("gradient clipping needs the update after backward (an optimizer to step)")
         loss.backward()
     else:
         optimizer.zero_grad(set_to_none=True)

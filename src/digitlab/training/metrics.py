@@ -7,6 +7,7 @@ import torch.nn as nn
 
 from digitlab.contract import to_probabilities
 from digitlab.data.loader import TensorLoader
+from digitlab.errors import DataError
 from digitlab.training.losses import per_sample_loss
 
 
@@ -50,7 +51,7 @@ def predict_logits(model: nn.Module, loader: TensorLoader, tta: bool = False, ba
         filled += len(y)
     model.train(was_training)
     if outs is None:
-        raise ValueError("predict_logits: the loader yielded no batch")
+        raise DataError("nothing to evaluate: the split has no examples")
     return outs[:filled], labels[:filled]
 
 

@@ -7,7 +7,8 @@ dampening 0, so `momentum` is that, with MindSpore's defaults (momentum 0.9 if n
 
 Each optimizer uses torch's fused implementation (one kernel over all parameters) where this torch build has one for
 the parameters' device (SGD, Adam, AdamW on CPU since torch 2.4, CUDA, MPS), else torch's default: the same update,
-fewer kernel launches per step (measured in docs/benchmarks.md).
+fewer kernel launches per step (measured in docs/benchmarks.md). On a CPU, a training run applies SGD's update inside
+backward instead, one parameter at a time with the same kernel (training/inbackward.py).
 
 Schedules are per optimizer step: a multiplier of the base lr from the step number, via LambdaLR, so the
 scheduler's state is just the step count (exact resume). Linear warm-up composes with any of them.
