@@ -53,7 +53,7 @@ class PendingLosses:
 
     Why slots and not a list of the loss tensors: a thousand small tensors that outlive their step, each allocated
     among the step's large temporaries, fragment the CPU heap, so every step's matmul outputs land on fresh pages
-    (measured on the quickstart recipe: 13-31k page faults an epoch against 3k, 3-4% of the epoch's time;
+    (measured on the quickstart recipe: 8-31k page faults an epoch against 3k, 3-4% of the epoch's time;
     docs/benchmarks.md, "Speed, round four"). Writing a slot is one small device copy; the loss tensor itself dies
     with its step.
     """

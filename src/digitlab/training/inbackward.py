@@ -5,8 +5,8 @@
 
 What it saves: the step's gradients are used while the GEMM that produced them has just left them in cache, and each is
 freed right away instead of all of them living until optimizer.step(); there is no separate optimizer pass over every
-parameter and no zero_grad. Measured on the quickstart MLP (CPU): about 5% of a step (docs/benchmarks.md, "Speed,
-round four").
+parameter and no zero_grad. Measured on this project's 2-core CPU: 2% of a quickstart (SGD) step, 8% of a lenet5
+(Momentum) step (docs/benchmarks.md, "Speed, round four").
 
 Exactly the optimizer's own arithmetic: the fused kernel for one parameter where the optimizer is SGD(fused=True) (what
 digitlab builds where torch has it), else the same tensor ops as torch's single-tensor implementation (what a tutorial's
