@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from digitlab.contract import CheckpointInfo, to_probabilities
-from digitlab.data.loader import TensorLoader, carve_validation
+from digitlab.data.loader import TensorLoader, carve_validation, select
 from digitlab.data.sources import load_dataset
 from digitlab.device import pick_device
 from digitlab.errors import ConfigError
@@ -38,7 +38,9 @@ def evaluate(
     if split == "val":
         if not conf.data.val_size:
             raise ConfigError(f"{ckpt.path}: this run had no validation split (data.val_size = 0); use --split test")
-        _, (images, labels) = carve_validation(ds.train_images, ds.train_labels, conf.data.val_size, conf.train.seed)
+        # the run's own validation split: carved, as training carves it, after its data.classes / data.limit
+        kept = select(ds.train_images, ds.train_labels, conf.data.classes, conf.data.limit)
+        _, (images, labels) = carve_validation(*kept, conf.data.val_size, conf.train.seed)
     else:
         images, labels = ds.split(split)
     if len(ds.classes) != info.num_classes:

@@ -69,6 +69,13 @@ def test_run_killed_while_closing_can_be_finished(idx_dir, tmp_path):
 def test_best_checkpoint_is_chosen_on_validation_when_there_is_one(idx_dir, tmp_path):
     with_val = train(make_config(idx_dir, "train.epochs=2", "data.val_size=64"), run_dir=tmp_path / "v")
     assert with_val["best_chosen_on"] == "val" and with_val["final_val_acc"] is not None
+    # `digitlab eval --split val` scores the run's own validation split (carved after data.limit and data.classes,
+    # as training did)
+    scored = evaluate(tmp_path / "v" / "checkpoints" / "last.safetensors", split="val")
+    assert scored["n"] == 64 and scored["accuracy"] == pytest.approx(with_val["final_val_acc"], abs=1e-3)
+    train(make_config(idx_dir, "train.epochs=1", "data.val_size=20", "data.classes=[3, 7]"), run_dir=tmp_path / "c")
+    pairs = evaluate(tmp_path / "c" / "checkpoints" / "last.safetensors", split="val")
+    assert pairs["n"] == 20 and {row["class"] for row in pairs["per_class"] if row["support"]} <= {3, 7}
     without = train(make_config(idx_dir, "train.epochs=1"), run_dir=tmp_path / "t")
     assert without["best_chosen_on"] == "test"
 
