@@ -175,25 +175,17 @@ def _header_metadata(path: Path) -> dict[str, str]:
         raise CheckpointError(f"{path}: not a safetensors checkpoint, or truncated ({exc})") from None
 
 
-def read_resume_header(path: str | os.PathLike) -> tuple[CheckpointInfo, dict[str, Any]]:
-    """A resume checkpoint's CheckpointInfo and loader position (epoch, step_in_epoch, global_step, ...), from the
-    header alone: what `--resume` checks before it loads anything."""
+def read_resume_header(path: str | os.PathLike) -> tuple[CheckpointInfo, dict[str, Any], set[str]]:
+    """A resume checkpoint's CheckpointInfo, loader position (epoch, step_in_epoch, global_step, ...) and the
+    "section.key" settings its own config records (a file written before a key existed lacks it), from the header
+    alone: what `--resume` checks before it loads anything."""
     path = Path(path)
     meta = _header_metadata(path)
     position = _resume_meta(meta, path)["position"]
-    return _info(meta, path), position
-
-
-def recorded_config_keys(path: str | os.PathLike) -> set[str]:
-    """The "section.key" settings a checkpoint's own config records (from its header): a file written before a key
-    existed lacks it."""
-    path = Path(path)
-    try:
-        config = json.loads(_header_metadata(path)["digitlab"])["config"]
-        return {f"{section}.{key}" for section, values in config.items() if isinstance(values, dict)
-                for key in values}
-    except (KeyError, TypeError, ValueError, AttributeError):
-        raise CheckpointError(f"{path}: damaged digitlab metadata (not JSON)") from None
+    info = _info(meta, path)
+    config = json.loads(meta["digitlab"])["config"]  # _info has parsed it: a dict of sections
+    recorded = {f"{section}.{key}" for section, values in config.items() if isinstance(values, dict) for key in values}
+    return info, position, recorded
 
 
 def read_resume_position(path: str | os.PathLike) -> dict[str, Any]:

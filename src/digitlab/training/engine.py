@@ -121,12 +121,11 @@ def resume(run_dir: str | Path, overrides: list[str] | None = None, reporter: Re
     saved = cfgmod.from_dict(raw, str(run_dir / "config.toml"))
     # config.toml is the record of the run: if it no longer matches what the checkpoint trained with (emptied,
     # damaged, edited), refuse rather than continue a different experiment and overwrite the record
-    info, position = checkpoint.read_resume_header(ckpt)  # header only: the tensors load once, in open_session
+    info, position, recorded = checkpoint.read_resume_header(ckpt)  # header only: tensors load once, in open_session
     changed = [k for k in cfgmod.diff_keys(info.config, saved) if k not in RESUME_OVERRIDABLE]
     # digitlab writes every key: a file from this version lacking one was cut (its value would silently be a default)
     # (a key this version added since the run began is absent from both files: that is no cut)
     if info.version == __version__:
-        recorded = checkpoint.recorded_config_keys(ckpt)
         changed += [k for k in cfgmod.valid_keys() if k in recorded
                     and k.partition(".")[2] not in (raw.get(k.partition(".")[0]) or {})]
     if changed:
