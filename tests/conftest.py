@@ -7,9 +7,10 @@ from tests.helpers import write_dataset
 
 @pytest.fixture(autouse=True)
 def isolated_env(tmp_path_factory, monkeypatch):
-    """Every test gets its own cache and runs folder, and never touches the network."""
+    """Every test gets its own cache, config (trust list) and runs folder, and never touches the network."""
     home = tmp_path_factory.mktemp("home")
     monkeypatch.setenv("XDG_CACHE_HOME", str(home / "cache"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / "config"))  # the trust list of recorded model code
     monkeypatch.setenv("DIGITLAB_RUNS", str(home / "runs"))
     monkeypatch.setenv("DIGITLAB_OFFLINE", "1")
     monkeypatch.delenv("DIGITLAB_DATA", raising=False)

@@ -39,10 +39,10 @@ def evaluate(target, **kwargs):
     return _evaluate(target, **kwargs)
 
 
-def load_model(target, device="cpu"):
+def load_model(target, device="cpu", trust_code=False):
     from digitlab.inference import load_model as _load_model
 
-    return _load_model(target, device)
+    return _load_model(target, device, trust_code)
 
 
 def check_config(config: Config) -> Config:

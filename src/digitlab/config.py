@@ -45,7 +45,13 @@ class DataConfig:
 
 @dataclass(frozen=True)
 class ModelConfig:
-    name: str = "mlp"
+    name: str = "mlp"  # a registry name, or your own: "path/to/my_net.py:Network" / "package.module:Network"
+    args: dict[str, Any] = field(default_factory=dict)  # your own model's constructor arguments (model.args.NAME)
+    input_size: int = 0  # your own model's input side in pixels: 0 = its `input_size` attribute, else 28
+    # architecture settings of the built-in families (() / 0 = the model's own, today's exact network):
+    hidden: tuple[int, ...] = ()  # mlp: each hidden Linear's width; conv: the dense layers'; rnn: [hidden size]
+    channels: tuple[int, ...] = ()  # conv families: each conv layer's output channels
+    layers: int = 0  # recurrent families: stacked recurrent layers
     init: str = "default"  # weights of Linear/Conv layers: default (the model's own) | normal | xavier | kaiming
     init_std: float = 0.01  # std of init = "normal" (seed 004: normal(0, 0.01))
     init_bias: str = "default"  # biases: default (the model's own) | zero
@@ -151,6 +157,12 @@ def _coerce(key: str, value: Any, annotation: Any) -> Any:
     elif annotation is str or text == "str":
         if isinstance(value, str):
             return value
+    elif text.startswith("dict["):
+        if isinstance(value, dict) and all(isinstance(k, str) and k.isidentifier() for k in value) \
+                and all(_plain(v) for v in value.values()):
+            return dict(value)
+        raise ConfigError(f"config key '{key}': {value!r} must be a table of argument names to numbers, strings, "
+                          "booleans or lists of them (e.g. --set model.args.hidden=256)")
     elif "tuple[int" in text or "tuple[float" in text:
         kind = int if "tuple[int" in text else float
         items = value if isinstance(value, (list, tuple)) else [value]
@@ -163,6 +175,13 @@ def _coerce(key: str, value: Any, annotation: Any) -> Any:
     raise ConfigError(f"config key '{key}': {value!r} is not a valid {kind}")
 
 
+def _plain(value: Any) -> bool:
+    """A value a constructor argument may take from a config: a number, string, bool, or a list of those."""
+    if isinstance(value, list):
+        return all(_plain(v) for v in value)
+    return isinstance(value, (bool, int, str)) or (isinstance(value, float) and math.isfinite(value))
+
+
 def _apply(config: Config, updates: dict[str, dict[str, Any]], origin: str) -> Config:
     sections = _section_types()
     new_sections = {}
@@ -172,8 +191,13 @@ def _apply(config: Config, updates: dict[str, dict[str, Any]], origin: str) -> C
         cls = sections[section]
         hints = get_type_hints(cls)
         current = getattr(config, section)
-        changes = {}
+        changes: dict[str, Any] = {}
         for key, value in values.items():
+            table, _, entry = key.partition(".")  # "args.hidden": one entry of a table-valued key (model.args)
+            if entry and str(hints.get(table, "")).startswith("dict["):
+                merged = {**changes.get(table, getattr(current, table)), entry: value}
+                changes[table] = _coerce(f"{section}.{table}", merged, hints[table])
+                continue
             if key not in hints:
                 raise ConfigError(
                     f"{origin}: unknown key '{section}.{key}'; valid keys: "
@@ -300,6 +324,10 @@ def validate(config: Config) -> Config:
         (0 <= t.target_acc <= 100, f"train.target_acc is a percentage (0 = off), got {t.target_acc}"),
         (o.lr > 0, f"optim.lr must be positive, got {o.lr}"),
         (config.model.init_std > 0, f"model.init_std must be positive, got {config.model.init_std}"),
+        (config.model.input_size == 0 or 4 <= config.model.input_size <= 1024,
+         f"model.input_size must be 0 (the model's own) or 4..1024 pixels, got {config.model.input_size}"),
+        (all(0 < w <= 65536 for w in config.model.hidden + config.model.channels) and 0 <= config.model.layers <= 64,
+         "model.hidden and model.channels take widths in 1..65536, model.layers 0 (the model's own) to 64"),
         (0 <= o.momentum < 1, f"optim.momentum must be in [0, 1), got {o.momentum}"),
         (0 <= o.dampening <= 1, f"optim.dampening must be in [0, 1], got {o.dampening}"),
         (o.weight_decay >= 0, f"optim.weight_decay must be >= 0, got {o.weight_decay}"),

@@ -1,4 +1,4 @@
-"""The typed hand-over between training and everything after it: Preprocessing and CheckpointInfo.
+"""The typed hand-over between training and everything after it: Preprocessing, UserCode and CheckpointInfo.
 
 Every checkpoint carries a CheckpointInfo as JSON in its safetensors metadata; eval, predict, export, serve and
 interop read it through `CheckpointInfo.from_json`, which is the one place that knows the JSON layout (including
@@ -8,6 +8,7 @@ Nothing downstream reads checkpoint metadata as a raw dict.
 
 from __future__ import annotations
 
+import hashlib
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -89,10 +90,53 @@ class Preprocessing:
 
 
 @dataclass(frozen=True)
+class UserCode:
+    """Where a model of the user's own comes from: the Python file it was defined in, as it was when trained.
+
+    Recorded in every checkpoint of such a run, so the model rebuilds from the file alone, after the original was
+    moved or edited. It is somebody else's program to whoever loads the checkpoint: digitlab.models.trust decides
+    whether it may run.
+    """
+
+    ref: str  # as the user named it: "nets/my_net.py:Network" or "mypkg.nets:Network"
+    attr: str  # the class or factory function inside the file: "Network"
+    file: str  # the file's absolute path when trained ("" when Python could not find one)
+    package: str  # the module's package for a package.module ref ("" for a plain file); lets relative imports work
+    text: str  # the file's source text as trained ("" when Python could not find it)
+    sha256: str  # of text, UTF-8
+    args: dict[str, Any] = field(default_factory=dict)  # constructor arguments (model.args)
+    missing: str = ""  # why the source is absent (a class typed into a notebook cell), "" when it is here
+
+    @property
+    def display(self) -> str:
+        """How messages name it: 'my_net.py:Network'."""
+        return f"{self.file.replace(chr(92), '/').rsplit('/', 1)[-1] or self.ref.rsplit(':', 1)[0]}:{self.attr}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"ref": self.ref, "attr": self.attr, "file": self.file, "package": self.package, "text": self.text,
+                "sha256": self.sha256, "args": dict(self.args), "missing": self.missing}
+
+    @classmethod
+    def from_json(cls, obj: Any, source: str) -> UserCode:
+        if not isinstance(obj, dict) or not isinstance(obj.get("args", {}), dict):
+            raise CheckpointError(f"{source}: the model's recorded code is malformed; the file is damaged")
+        try:
+            code = cls(ref=str(obj["ref"]), attr=str(obj["attr"]), file=str(obj.get("file", "")),
+                       package=str(obj.get("package", "")), text=str(obj.get("text", "")), sha256=str(obj["sha256"]),
+                       args=dict(obj.get("args") or {}), missing=str(obj.get("missing", "")))
+        except KeyError as exc:
+            raise CheckpointError(f"{source}: the model's recorded code lacks {exc}; the file is damaged") from None
+        if code.text and hashlib.sha256(code.text.encode()).hexdigest() != code.sha256:
+            raise CheckpointError(f"{source}: the model's recorded code does not match its sha256; the file is "
+                                  "damaged or was edited by hand: do not run it")
+        return code
+
+
+@dataclass(frozen=True)
 class CheckpointInfo:
     """What a weights file says about itself: enough to rebuild the model and feed it, from the file alone."""
 
-    model: str  # registry name
+    model: str  # registry name, or the user's "file.py:Name" (then `code` holds the file)
     num_classes: int
     output: str  # "logits" or "log_probs"
     preprocessing: Preprocessing
@@ -102,6 +146,7 @@ class CheckpointInfo:
     version: str = __version__  # digitlab version that wrote it
     test_acc: float | None = None  # test accuracy (%) at that point, when evaluated
     origin: dict[str, str] = field(default_factory=dict)  # e.g. {"imported_from": path, "format_source": ...}
+    code: UserCode | None = None  # the user's own model's source; None for a registry model
 
     @property
     def classes(self) -> tuple[str, ...]:
@@ -111,7 +156,7 @@ class CheckpointInfo:
         return {"model": self.model, "num_classes": self.num_classes, "output": self.output,
                 "preprocessing": self.preprocessing.to_json(), "config": cfgmod.to_dict(self.config),
                 "epoch": self.epoch, "step": self.step, "version": self.version, "test_acc": self.test_acc,
-                "origin": dict(self.origin)}
+                "origin": dict(self.origin), **({"code": self.code.to_json()} if self.code else {})}
 
     @classmethod
     def from_json(cls, obj: Any, source: str) -> CheckpointInfo:
@@ -137,7 +182,8 @@ class CheckpointInfo:
                        output=str(obj.get("output", "logits")), preprocessing=pre, config=config,
                        epoch=int(obj.get("epoch", 0)), step=int(obj.get("step", 0)),
                        version=str(obj.get("version", obj.get("digitlab_version", "unknown"))),
-                       test_acc=None if obj.get("test_acc") is None else float(obj["test_acc"]), origin=origin)
+                       test_acc=None if obj.get("test_acc") is None else float(obj["test_acc"]), origin=origin,
+                       code=UserCode.from_json(obj["code"], source) if obj.get("code") is not None else None)
         except (TypeError, ValueError) as exc:
             raise CheckpointError(f"{source}: checkpoint metadata is malformed ({exc})") from None
         if info.output not in OUTPUT_KINDS:

@@ -36,3 +36,7 @@ class TrainingInterrupted(TrainingError):
     """Ctrl-C or SIGTERM during training; a resume checkpoint has been saved."""
 
     exit_code = 130
+
+
+class DigitlabNote(Warning):
+    """Something a user should know that is not an error (the CLI prints it as one `warning:` line)."""

@@ -12,6 +12,7 @@ here; `to_probabilities` is the one function that turns model outputs (logits or
 from __future__ import annotations
 
 import os
+import warnings
 
 import numpy as np
 import torch
@@ -19,8 +20,8 @@ import torch.nn as nn
 
 from digitlab import runs
 from digitlab.contract import CheckpointInfo, Preprocessing, to_probabilities
-from digitlab.errors import CheckpointError
-from digitlab.models import get_model, list_models
+from digitlab.errors import CheckpointError, DigitlabNote
+from digitlab.models import build, trust
 from digitlab.training.checkpoint import Checkpoint, load_state_checked, read_weights
 
 __all__ = ["CheckpointInfo", "Preprocessing", "class_probabilities", "describe", "load_model", "to_probabilities"]
@@ -34,18 +35,20 @@ def check_finite(ckpt: Checkpoint) -> None:
                               "is unusable: use an earlier checkpoint of the run or train again")
 
 
-def load_model(target: str | os.PathLike, device: torch.device | str = "cpu") -> tuple[nn.Module, Checkpoint]:
-    """Rebuild a model from a run folder or checkpoint file alone (name + config inside), in eval mode.
+def load_model(target: str | os.PathLike, device: torch.device | str = "cpu",
+               trust_code: bool = False) -> tuple[nn.Module, Checkpoint]:
+    """Rebuild a model from a run folder or checkpoint file alone (name + settings, or recorded code), in eval mode.
 
     A run stopped before its first epoch ended has only resume.safetensors; its weights are used then, and
-    `checkpoint.kind == "resume"` says so.
+    `checkpoint.kind == "resume"` says so. A model of the user's own runs its recorded code only when that code is
+    trusted (digitlab.models.trust; `trust_code=True` for this call); otherwise a one-line UntrustedCodeError.
     """
     ckpt = read_weights(runs.weights_path(target))
-    if ckpt.info.model not in list_models():
-        raise CheckpointError(f"{ckpt.path}: model '{ckpt.info.model}' is not in this digitlab's registry "
-                              f"({', '.join(list_models())})")
     check_finite(ckpt)
-    model = get_model(ckpt.info.model, num_classes=ckpt.info.num_classes)
+    with trust.allowing(trust_code):
+        model = build.rebuild(ckpt.info, str(ckpt.path))
+    if ckpt.info.code is not None and (note := build.changed_on_disk(ckpt.info.code)):
+        warnings.warn(note, DigitlabNote, stacklevel=2)
     load_state_checked(model, ckpt.state, str(ckpt.path))
     return model.to(device).eval(), ckpt
 

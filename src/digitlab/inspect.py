@@ -49,25 +49,33 @@ def batch_preview(config: Config) -> dict:
     }
 
 
-def model_summary(target: str | os.PathLike) -> dict:
-    """A registry model (freshly initialised) or a trained one (run folder / checkpoint), described."""
+def model_summary(target: str | os.PathLike, overrides: list[str] | None = None) -> dict:
+    """A registry model or your own FILE.py:Name (freshly initialised, with `--set model.*` settings), or a trained
+    one (run folder / checkpoint), described."""
     from torchinfo import summary as torchinfo_summary
 
-    from digitlab.models import count_parameters, get_model, list_models, model_spec
+    from digitlab import config as cfgmod
+    from digitlab.models import build, count_parameters, list_models
+    from digitlab.models.user import is_user_ref
 
-    if str(target) in list_models():
-        name, model, source = str(target), get_model(str(target)), "registry"
-        size = model_spec(name).input_size
+    if str(target) in list_models() or (is_user_ref(str(target)) and not os.path.exists(target)):
+        base = cfgmod.Config(model=cfgmod.ModelConfig(name=str(target)))
+        cfg = cfgmod.validate(cfgmod.with_overrides(base, overrides)).model
+        code = build.source_code(cfg)
+        name, source = cfg.name, "registry" if code is None else code.file
+        model, size = build.build(cfg, 10, code), build.traits(cfg, code).input_size
     else:
         from digitlab.inference import load_model
 
+        if overrides:
+            raise ConfigError("--set describes a model name's architecture; a trained run is shown as it was trained")
         try:
             model, ckpt = load_model(target)
         except Exception as exc:  # noqa: BLE001 - say both ways a target can be read
             if os.path.exists(target):
                 raise
-            raise ConfigError(f"'{target}' is neither a model name ({', '.join(list_models())}) nor a run folder or "
-                              "checkpoint") from exc
+            raise ConfigError(f"'{target}' is neither a model name ({', '.join(list_models())}), FILE.py:Name, nor a "
+                              "run folder or checkpoint") from exc
         name, size, source = ckpt.info.model, ckpt.info.preprocessing.input_size, str(ckpt.path)
     model = model.cpu().eval()
     table = torchinfo_summary(model, input_size=(1, 1, size, size), col_names=("output_size", "num_params"),

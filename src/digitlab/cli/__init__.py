@@ -7,12 +7,13 @@ One module per group of commands; each attaches its commands to `app` (or `data_
     data      data fetch | info | show                     train     train (and --resume)
     catalog   recipes                                      results   eval | predict | plot | compare | runs
     inspect   models [show]
-    interop   import-mindspore | export | serve            lesson    lesson list | run (seed 003's course)
+    interop   import-mindspore | export | serve            lesson    lesson list | run (the PyTorch course)
+    trust     trust RUN: the code a checkpoint carries
 """
 
 from __future__ import annotations
 
-from digitlab.cli import catalog, data, inspect, interop, lesson, results, sweep, train  # noqa: F401  (registers commands)
+from digitlab.cli import catalog, data, inspect, interop, lesson, results, sweep, train, trust  # noqa: F401 (registers)
 from digitlab.cli.app import app, main
 
 __all__ = ["app", "main"]

@@ -20,7 +20,7 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
-from digitlab.errors import DigitlabError, TrainingInterrupted
+from digitlab.errors import DigitlabError, DigitlabNote, TrainingInterrupted
 
 # Tables stay readable when output is piped or captured (rich would otherwise assume 80 columns).
 WIDTH = None if sys.stdout.isatty() else max(shutil.get_terminal_size((160, 24)).columns, 160)
@@ -40,6 +40,8 @@ class PipeConsole(Console):
 out = PipeConsole(highlight=False, soft_wrap=True, width=WIDTH, markup=False)
 err = PipeConsole(stderr=True, highlight=False, soft_wrap=True, width=WIDTH, markup=False)
 
+TRUST_CODE_HELP = ("Run the model code recorded in this checkpoint even if it is not on your trust list (only for "
+                   "checkpoints whose code you have read: `digitlab trust RUN --show`).")
 DATA_DIR_HELP = "Folder holding the IDX files (else $DIGITLAB_DATA, the cache, /usr/share/datasets)."
 
 
@@ -62,8 +64,19 @@ def handle_errors(fn):
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
-        with warnings.catch_warnings():
+        from digitlab.models.trust import allowing
+
+        with warnings.catch_warnings(), allowing(bool(kwargs.get("trust_code"))):
             warnings.simplefilter("ignore", category=UserWarning)  # the CLI reports fallbacks itself
+            warnings.simplefilter("always", category=DigitlabNote)
+            shown = warnings.showwarning  # restored by catch_warnings
+
+            def show(message, category, *rest, **kw):
+                if issubclass(category, DigitlabNote):
+                    return warn(str(message))
+                return shown(message, category, *rest, **kw)
+
+            warnings.showwarning = show
             try:
                 return fn(*args, **kwargs)
             except TrainingInterrupted as exc:  # asked for, and saved: say how to go on, not "error:"

@@ -8,7 +8,7 @@ import typer
 from rich.table import Table
 
 from digitlab.cli.app import app
-from digitlab.cli.console import handle_errors, out, print_json
+from digitlab.cli.console import TRUST_CODE_HELP, handle_errors, out, print_json
 
 models_app = typer.Typer(help="The model registry; `models show NAME` describes one model.", invoke_without_command=True)
 app.add_typer(models_app, name="models")
@@ -41,13 +41,17 @@ def models_cmd(ctx: typer.Context, as_json: bool = typer.Option(False, "--json")
 @models_app.command("show")
 @handle_errors
 def models_show(
-    target: str = typer.Argument(..., help="A model name (see `digitlab models`) or a run folder / checkpoint."),
+    target: str = typer.Argument(..., help="A model name (see `digitlab models`), your FILE.py:Name, or a run folder / "
+                                           "checkpoint."),
+    overrides: list[str] | None = typer.Option(None, "--set", help=(
+        "Architecture settings for a model name, e.g. --set model.hidden=[256,128] or --set model.args.hidden=64.")),
     as_json: bool = typer.Option(False, "--json"),
+    trust_code: bool = typer.Option(False, "--trust-code", help=TRUST_CODE_HELP),
 ) -> None:
     """The module tree, each layer's output shape and parameters for the model's input, totals, parameter names."""
     from digitlab.inspect import model_summary
 
-    info = model_summary(Path(target) if Path(target).exists() else target)
+    info = model_summary(Path(target) if Path(target).exists() else target, list(overrides or []))
     if as_json:
         print_json(info)
         return

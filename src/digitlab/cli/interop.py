@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from digitlab.cli.app import app
-from digitlab.cli.console import DATA_DIR_HELP, handle_errors, out, print_json, warn, warn_fallback
+from digitlab.cli.console import DATA_DIR_HELP, TRUST_CODE_HELP, handle_errors, out, print_json, warn, warn_fallback
 
 
 @app.command("import-mindspore")
@@ -43,6 +43,7 @@ def export_cmd(
     data_dir: Path | None = typer.Option(None, "--data-dir", help=DATA_DIR_HELP),
     force: bool = typer.Option(False, "--force", help="Replace an existing file."),
     as_json: bool = typer.Option(False, "--json"),
+    trust_code: bool = typer.Option(False, "--trust-code", help=TRUST_CODE_HELP),
 ) -> None:
     """Export to ONNX or TorchScript (dynamic batch), verified against PyTorch before it is kept."""
     from digitlab.export import export_model
@@ -77,6 +78,8 @@ def serve_cmd(
     threads: int = typer.Option(1, "--threads", min=0, help=(
         "torch threads per forward pass (0: torch's choice, which honours OMP_NUM_THREADS). One is best for single "
         "images and small batches; the worker pool already uses the other cores.")),
+    trust_code: bool = typer.Option(False, "--trust-code", help=(
+        "Let every served run's recorded model code run, trusted or not (only for runs whose code you have read).")),
 ) -> None:
     """The web page: draw a digit and watch the model answer; browse runs; a REST API (docs at /docs)."""
     import uvicorn
@@ -89,6 +92,10 @@ def serve_cmd(
         from digitlab.runs import weights_path
 
         weights_path(target)  # a clear error now rather than on the first request
+    if trust_code:
+        from digitlab.models.trust import allow_for_process
+
+        allow_for_process()  # the server's worker threads load models: the whole process, not this thread
     hosts = allowed_hosts(host, allow_host)
     if host.strip("[]") not in LOOPBACK_HOSTS:
         warn(f"serving on {host}: anyone who can reach this machine can use the page and the API "

@@ -8,7 +8,17 @@ import typer
 from rich.table import Table
 
 from digitlab.cli.app import app
-from digitlab.cli.console import DATA_DIR_HELP, err, fmt, handle_errors, out, print_error, print_json, warn_fallback
+from digitlab.cli.console import (
+    DATA_DIR_HELP,
+    TRUST_CODE_HELP,
+    err,
+    fmt,
+    handle_errors,
+    out,
+    print_error,
+    print_json,
+    warn_fallback,
+)
 from digitlab.cli.progress import RichReporter
 from digitlab.errors import DigitlabError
 from digitlab.io import atomic_write, refuse_overwrite
@@ -30,6 +40,7 @@ def eval_cmd(
     n_mistakes: int = typer.Option(16, "--n-mistakes", min=1, max=100, help="How many mistakes in the gallery."),
     strict_data: bool = typer.Option(False, "--strict-data"),
     as_json: bool = typer.Option(False, "--json"),
+    trust_code: bool = typer.Option(False, "--trust-code", help=TRUST_CODE_HELP),
 ) -> None:
     """Accuracy, average loss, per-class precision/recall/F1 and the confusion matrix."""
     from digitlab.evaluate import default_figure_path, evaluate
@@ -77,6 +88,7 @@ def predict_cmd(
     force: bool = typer.Option(False, "--force", help="Let --csv and --explain replace existing files."),
     device: str = typer.Option("auto", "--device"),
     as_json: bool = typer.Option(False, "--json"),
+    trust_code: bool = typer.Option(False, "--trust-code", help=TRUST_CODE_HELP),
 ) -> None:
     """Predict the digit in your own images (MNIST-style preprocessing), or dataset samples with --dataset."""
     from digitlab.predict import predict_dataset, predict_files

@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from digitlab.cli.app import app
-from digitlab.cli.console import DATA_DIR_HELP, download_progress, err, handle_errors, out, print_json
+from digitlab.cli.console import DATA_DIR_HELP, TRUST_CODE_HELP, download_progress, err, handle_errors, out, print_json
 from digitlab.cli.progress import RichReporter
 from digitlab.errors import DigitlabError
 
@@ -17,7 +17,8 @@ from digitlab.errors import DigitlabError
 def train_cmd(
     recipe: str | None = typer.Option(None, "--recipe", "-r",
                                       help="Recipe name (default quickstart; see `digitlab recipes`)."),
-    model: str | None = typer.Option(None, "--model", help="Model name (see `digitlab models`)."),
+    model: str | None = typer.Option(None, "--model", help=(
+        "Model name (see `digitlab models`), or your own network: FILE.py:ClassName (arguments: --set model.args.X=V).")),
     epochs: int | None = typer.Option(None, "--epochs", min=1),
     batch_size: int | None = typer.Option(None, "--batch-size", min=1),
     lr: float | None = typer.Option(None, "--lr"),
@@ -39,6 +40,7 @@ def train_cmd(
     run_dir: Path | None = typer.Option(None, "--run-dir", help="Exact run folder to create."),
     resume_dir: Path | None = typer.Option(None, "--resume", help="Continue this run folder."),
     as_json: bool = typer.Option(False, "--json", help="Print summary.json to stdout."),
+    trust_code: bool = typer.Option(False, "--trust-code", help=TRUST_CODE_HELP),
 ) -> None:
     """Train a model: a recipe, plus any option or --set override. Writes a run folder."""
     from digitlab.recipes import resolve_config

@@ -14,18 +14,19 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from digitlab.models.registry import register_model
+from digitlab.models.registry import Setting, register_model
 
 
 class SmallCNN(nn.Module):
     """Seed 003: conv10 k5 - pool - conv20 k5 - pool - fc 320 -> 10."""
 
-    def __init__(self, num_classes: int = 10) -> None:
+    def __init__(self, num_classes: int = 10, channels: tuple[int, ...] = (10, 20)) -> None:
         super().__init__()
-        self.conv1 = nn.Conv2d(1, 10, kernel_size=5)
-        self.conv2 = nn.Conv2d(10, 20, kernel_size=5)
+        c1, c2 = channels
+        self.conv1 = nn.Conv2d(1, c1, kernel_size=5)
+        self.conv2 = nn.Conv2d(c1, c2, kernel_size=5)
         self.pooling = nn.MaxPool2d(2)
-        self.fc = nn.Linear(320, num_classes)
+        self.fc = nn.Linear(c2 * 4 * 4, num_classes)  # 28 -> 24 -> 12 -> 8 -> 4
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = F.relu(self.pooling(self.conv1(x)))  # = pooling(relu(conv1(x))), see the module docstring
@@ -33,22 +34,25 @@ class SmallCNN(nn.Module):
         return self.fc(x.flatten(1))
 
 
-@register_model("cnn-small", source="seed 003: PyTorch notes CNN", description="conv10-conv20-fc320")
-def cnn_small(num_classes: int = 10) -> nn.Module:
-    return SmallCNN(num_classes)
+@register_model("cnn-small", source="the PyTorch course's CNN", description="conv10-conv20-fc320",
+                settings=(Setting("channels", (10, 20)),))
+def cnn_small(num_classes: int = 10, channels: tuple[int, ...] = (10, 20)) -> nn.Module:
+    return SmallCNN(num_classes, channels)
 
 
 class PyTorchExampleNet(nn.Module):
     """pytorch/examples mnist/main.py Net: conv32-conv64-maxpool-dropout-fc128-dropout-fc10, log_softmax."""
 
-    def __init__(self, num_classes: int = 10) -> None:
+    def __init__(self, num_classes: int = 10, channels: tuple[int, ...] = (32, 64),
+                 hidden: tuple[int, ...] = (128,)) -> None:
         super().__init__()
-        self.conv1 = nn.Conv2d(1, 32, 3, 1)
-        self.conv2 = nn.Conv2d(32, 64, 3, 1)
+        (c1, c2), (h,) = channels, hidden
+        self.conv1 = nn.Conv2d(1, c1, 3, 1)
+        self.conv2 = nn.Conv2d(c1, c2, 3, 1)
         self.dropout1 = nn.Dropout(0.25)
         self.dropout2 = nn.Dropout(0.5)
-        self.fc1 = nn.Linear(9216, 128)
-        self.fc2 = nn.Linear(128, num_classes)
+        self.fc1 = nn.Linear(c2 * 12 * 12, h)  # 28 -> 26 -> 24 -> 12
+        self.fc2 = nn.Linear(h, num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = F.relu(self.conv1(x))
@@ -59,9 +63,9 @@ class PyTorchExampleNet(nn.Module):
 
 
 @register_model("cnn-pt", source="pytorch/examples mnist", description="conv32-conv64-fc128 with dropout",
-                output="log_probs")
-def cnn_pt(num_classes: int = 10) -> nn.Module:
-    return PyTorchExampleNet(num_classes)
+                output="log_probs", settings=(Setting("channels", (32, 64)), Setting("hidden", (128,))))
+def cnn_pt(num_classes: int = 10, channels: tuple[int, ...] = (32, 64), hidden: tuple[int, ...] = (128,)) -> nn.Module:
+    return PyTorchExampleNet(num_classes, channels, hidden)
 
 
 class FastNet(nn.Module):
@@ -85,11 +89,17 @@ class FastNet(nn.Module):
         return self.fc2(F.relu(self.fc1(torch.flatten(x, 1))))
 
 
-@register_model("cnn-fast", source="digitlab", description="conv16-conv32-fc128, valid convs: the fastest 99%")
-def cnn_fast(num_classes: int = 10) -> nn.Module:
-    return FastNet(num_classes)
+def _conv_settings(channels: tuple[int, int], hidden: int) -> tuple[Setting, ...]:
+    return Setting("channels", channels), Setting("hidden", (hidden,))
 
 
-@register_model("cnn-wide", source="digitlab", description="conv16-conv64-fc256, valid convs: 99.5% in minutes")
-def cnn_wide(num_classes: int = 10) -> nn.Module:
-    return FastNet(num_classes, c1=16, c2=64, hidden=256)
+@register_model("cnn-fast", source="digitlab", description="conv16-conv32-fc128, valid convs: the fastest 99%",
+                settings=_conv_settings((16, 32), 128))
+def cnn_fast(num_classes: int = 10, channels: tuple[int, ...] = (16, 32), hidden: tuple[int, ...] = (128,)) -> nn.Module:
+    return FastNet(num_classes, c1=channels[0], c2=channels[1], hidden=hidden[0])
+
+
+@register_model("cnn-wide", source="digitlab", description="conv16-conv64-fc256, valid convs: 99.5% in minutes",
+                settings=_conv_settings((16, 64), 256))
+def cnn_wide(num_classes: int = 10, channels: tuple[int, ...] = (16, 64), hidden: tuple[int, ...] = (256,)) -> nn.Module:
+    return FastNet(num_classes, c1=channels[0], c2=channels[1], hidden=hidden[0])

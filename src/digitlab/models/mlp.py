@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
-from digitlab.models.registry import register_model
+from digitlab.models.registry import Setting, register_model
 
 
 class DenseReluNet(nn.Module):
@@ -26,38 +26,46 @@ class DenseReluNet(nn.Module):
         return self.dense_relu_sequential(self.flatten(x))
 
 
-@register_model("mlp", source="seed 000: MindSpore quick start Network", description="784-512-512-10 MLP")
-def mlp(num_classes: int = 10) -> nn.Module:
-    return DenseReluNet([784, 512, 512, num_classes])
+def _hidden(default: tuple[int, ...]) -> tuple[Setting, ...]:
+    return (Setting("hidden", default, variable=True),)  # model.hidden: any number of hidden layers
 
 
-@register_model("mlp-deep", source="seed 001: Network_new", description="784-512-1024-512-128-10 MLP")
-def mlp_deep(num_classes: int = 10) -> nn.Module:
-    return DenseReluNet([784, 512, 1024, 512, 128, num_classes])
+@register_model("mlp", source="the MindSpore quick start's Network", description="784-512-512-10 MLP",
+                settings=_hidden((512, 512)))
+def mlp(num_classes: int = 10, hidden: tuple[int, ...] = (512, 512)) -> nn.Module:
+    return DenseReluNet([784, *hidden, num_classes])
 
 
-@register_model("mlp-256", source="seed 004: torchvision MLP (its recipe sets model.init = normal, std 0.01)",
-                description="784-512-256-10 MLP", normalize=False)
-def mlp_256(num_classes: int = 10) -> nn.Module:
-    return DenseReluNet([784, 512, 256, num_classes])
+@register_model("mlp-deep", source="the MindSpore quick start's Network_new", description="784-512-1024-512-128-10 MLP",
+                settings=_hidden((512, 1024, 512, 128)))
+def mlp_deep(num_classes: int = 10, hidden: tuple[int, ...] = (512, 1024, 512, 128)) -> nn.Module:
+    return DenseReluNet([784, *hidden, num_classes])
+
+
+@register_model("mlp-256", source="the torchvision MLP script (its recipe sets model.init = normal, std 0.01)",
+                description="784-512-256-10 MLP", normalize=False, settings=_hidden((512, 256)))
+def mlp_256(num_classes: int = 10, hidden: tuple[int, ...] = (512, 256)) -> nn.Module:
+    return DenseReluNet([784, *hidden, num_classes])
 
 
 class FiveLayerNet(nn.Module):
-    """Seed 003's Net: l1..l5 with ReLU between."""
+    """The PyTorch course's Net: l1..l5 (one more per extra hidden width) with ReLU between."""
 
-    def __init__(self, num_classes: int = 10) -> None:
+    def __init__(self, num_classes: int = 10, hidden: tuple[int, ...] = (512, 256, 128, 64)) -> None:
         super().__init__()
-        self.l1, self.l2 = nn.Linear(784, 512), nn.Linear(512, 256)
-        self.l3, self.l4 = nn.Linear(256, 128), nn.Linear(128, 64)
-        self.l5 = nn.Linear(64, num_classes)
+        widths = [784, *hidden, num_classes]
+        self.depth = len(widths) - 1
+        for i in range(self.depth):  # the course's names: l1, l2, ...
+            setattr(self, f"l{i + 1}", nn.Linear(widths[i], widths[i + 1]))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = x.reshape(x.shape[0], 784)
-        for layer in (self.l1, self.l2, self.l3, self.l4):
-            x = torch.relu(layer(x))
-        return self.l5(x)
+        for i in range(1, self.depth):
+            x = torch.relu(getattr(self, f"l{i}")(x))
+        return getattr(self, f"l{self.depth}")(x)
 
 
-@register_model("mlp-5", source="seed 003: PyTorch notes, 5-layer Net", description="784-512-256-128-64-10 MLP")
-def mlp_5(num_classes: int = 10) -> nn.Module:
-    return FiveLayerNet(num_classes)
+@register_model("mlp-5", source="the PyTorch course's 5-layer Net", description="784-512-256-128-64-10 MLP",
+                settings=_hidden((512, 256, 128, 64)))
+def mlp_5(num_classes: int = 10, hidden: tuple[int, ...] = (512, 256, 128, 64)) -> nn.Module:
+    return FiveLayerNet(num_classes, hidden)

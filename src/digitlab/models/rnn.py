@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
-from digitlab.models.registry import register_model
+from digitlab.models.registry import Setting, register_model
 
 # The recurrent layer per cell type: a registry, not an if-ladder.
 CELLS: dict[str, type[nn.RNNBase]] = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
@@ -34,19 +34,22 @@ class RowRNN(nn.Module):
         return self.fc(out[:, -1])  # the state after the last row sums up the whole image
 
 
-@register_model("rnn", source="digitlab (seed 003's RNN chapter, on MNIST rows)",
-                description="tanh RNN over 28 rows, hidden 128, last state -> fc")
-def rnn(num_classes: int = 10) -> nn.Module:
-    return RowRNN("rnn", num_classes)
+RNN_SETTINGS = (Setting("hidden", (128,)), Setting("layers", 1))  # model.hidden = [size], model.layers
 
 
-@register_model("lstm", source="digitlab (seed 003's RNN chapter, on MNIST rows)",
-                description="LSTM over 28 rows, hidden 128, last state -> fc")
-def lstm(num_classes: int = 10) -> nn.Module:
-    return RowRNN("lstm", num_classes)
+@register_model("rnn", source="digitlab (the PyTorch course's RNN chapter, on MNIST rows)",
+                description="tanh RNN over 28 rows, hidden 128, last state -> fc", settings=RNN_SETTINGS)
+def rnn(num_classes: int = 10, hidden: tuple[int, ...] = (128,), layers: int = 1) -> nn.Module:
+    return RowRNN("rnn", num_classes, hidden_size=hidden[0], num_layers=layers)
 
 
-@register_model("gru", source="digitlab (seed 003's RNN chapter, on MNIST rows)",
-                description="GRU over 28 rows, hidden 128, last state -> fc")
-def gru(num_classes: int = 10) -> nn.Module:
-    return RowRNN("gru", num_classes)
+@register_model("lstm", source="digitlab (the PyTorch course's RNN chapter, on MNIST rows)",
+                description="LSTM over 28 rows, hidden 128, last state -> fc", settings=RNN_SETTINGS)
+def lstm(num_classes: int = 10, hidden: tuple[int, ...] = (128,), layers: int = 1) -> nn.Module:
+    return RowRNN("lstm", num_classes, hidden_size=hidden[0], num_layers=layers)
+
+
+@register_model("gru", source="digitlab (the PyTorch course's RNN chapter, on MNIST rows)",
+                description="GRU over 28 rows, hidden 128, last state -> fc", settings=RNN_SETTINGS)
+def gru(num_classes: int = 10, hidden: tuple[int, ...] = (128,), layers: int = 1) -> nn.Module:
+    return RowRNN("gru", num_classes, hidden_size=hidden[0], num_layers=layers)

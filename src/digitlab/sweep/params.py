@@ -4,8 +4,11 @@
     key=lin:0:0.5         a linear range; `float:A:B` / `int:A:B` say the same and check the key's type;
                           an optional fourth field is the step (`int:32:256:32`, `float:0:0.5:0.1`)
     key=a,b,c             a list of choices (TOML literals; bare words are strings)
+    key=[512]|[512,512]   choices separated by `|` (easier to read for list-valued keys such as model.hidden)
 
-Every key is one that `--set` accepts (`digitlab.config.valid_keys()`), and every value a sweep can take is
+Every key is one that `--set` accepts, including your own network's constructor arguments (`model.args.NAME`).
+
+(`digitlab.config.valid_keys()`), and every value a sweep can take is
 checked by `digitlab.check_config` on the sweep's base config before anything trains: unknown keys, empty or
 reversed ranges, a log range through zero, an unknown model name are each a one-line ConfigError.
 """
@@ -78,9 +81,14 @@ def literal(value: Any) -> str:
     return value if isinstance(value, str) and value[:1] == "[" else json.dumps(value)
 
 
-def resolve_key(key: str) -> tuple[str, type]:
-    """'lr' or 'optim.lr' -> ('optim.lr', float); unknown or ambiguous keys are a ConfigError listing valid keys."""
+def resolve_key(key: str) -> tuple[str, type | None]:
+    """'lr' or 'optim.lr' -> ('optim.lr', float); unknown or ambiguous keys are a ConfigError listing valid keys.
+    'model.args.NAME' (an argument of your own network) has no declared type: None."""
     key = key.strip()
+    if key.startswith("model.args."):
+        if not key[len("model.args."):].isidentifier():
+            raise ConfigError(f"--param {key}: model.args.NAME takes the name of one constructor argument")
+        return key, None
     if "." not in key:
         section, name, _ = cfgmod.parse_override(f"{key}=0")  # finds the one section owning a bare key
         key = f"{section}.{name}"
@@ -105,16 +113,27 @@ def _number(text: str, key: str, kind: type) -> float | int:
 
 
 def _split_choices(text: str) -> list[str]:
-    """Split on commas outside brackets, so tuple-valued keys can take `[1,2],[3,4]`."""
+    """Split on `|` when there is one outside brackets, else on commas outside brackets, so list-valued keys can take
+    `[1,2]|[3,4]` or `[1,2],[3,4]`."""
     parts, depth, current = [], 0, ""
+    sep = "|" if _outside("|", text) else ","
     for ch in text:
         depth += (ch == "[") - (ch == "]")
-        if ch == "," and depth == 0:
+        if ch == sep and depth == 0:
             parts.append(current)
             current = ""
         else:
             current += ch
     return [p.strip() for p in [*parts, current]]
+
+
+def _outside(sep: str, text: str) -> bool:
+    depth = 0
+    for ch in text:
+        depth += (ch == "[") - (ch == "]")
+        if ch == sep and depth == 0:
+            return True
+    return False
 
 
 def _choice_value(key: str, text: str) -> Any:
@@ -130,6 +149,8 @@ def parse_param(text: str) -> Param:
     key, kind = resolve_key(raw_key)
     spec = spec.strip()
     head = spec.split(":", 1)[0]
+    if kind is None:  # model.args.NAME: the range says the type
+        kind = int if head == "int" else float
     if head in RANGE_KINDS and ":" in spec:
         parts = spec.split(":")[1:]
         if len(parts) not in (2, 3):

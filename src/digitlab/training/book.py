@@ -1,6 +1,6 @@
 """Run bookkeeping: what a training session writes into its run folder, and the summary it ends with.
 
-    RunBook(run_dir, config, preprocessing, ddp)
+    RunBook(run_dir, config, preprocessing, ddp, output, code)
       .log(record)                metrics.jsonl (+ TensorBoard) and the in-memory history the summary is built from
       .save_weights / .save_resume  checkpoints/last|best|resume.safetensors, each with its CheckpointInfo
       .resume_history(step)       the records of a run being resumed, cut to what its checkpoint holds
@@ -25,9 +25,9 @@ import torch
 
 from digitlab import __version__, runs, steplosses
 from digitlab.config import Config
-from digitlab.contract import CheckpointInfo, Preprocessing
+from digitlab.contract import CheckpointInfo, Preprocessing, UserCode
 from digitlab.distributed import Dist
-from digitlab.models import count_parameters, model_spec
+from digitlab.models import count_parameters
 from digitlab.training import checkpoint
 
 if TYPE_CHECKING:
@@ -42,8 +42,10 @@ def versions() -> dict:
 
 
 class RunBook:
-    def __init__(self, run_dir: Path, config: Config, preprocessing: Preprocessing, ddp: Dist) -> None:
+    def __init__(self, run_dir: Path, config: Config, preprocessing: Preprocessing, ddp: Dist, output: str = "logits",
+                 code: UserCode | None = None) -> None:
         self.run_dir, self.config, self.preprocessing = run_dir, config, preprocessing
+        self.output, self.code = output, code  # the model's output kind; the user's code every checkpoint carries
         self.writes = ddp.is_main
         self.ckpt_dir = run_dir / "checkpoints"
         self.history: list[dict] = []  # every record of the run, oldest first (also those before a resume)
@@ -114,8 +116,8 @@ class RunBook:
     # ---------------------------------------------------------------------------------------- checkpoints
     def info(self, s: Session, test_acc: float | None = None) -> CheckpointInfo:
         return CheckpointInfo(model=self.config.model.name, num_classes=len(self.preprocessing.classes),
-                              output=model_spec(self.config.model.name).output, preprocessing=self.preprocessing,
-                              config=self.config, epoch=s.state.epoch, step=s.state.global_step, test_acc=test_acc)
+                              output=self.output, preprocessing=self.preprocessing, config=self.config,
+                              epoch=s.state.epoch, step=s.state.global_step, test_acc=test_acc, code=self.code)
 
     def save_weights(self, s: Session, test_acc: float | None, best: bool) -> None:
         if not self.writes:
@@ -149,6 +151,9 @@ class RunBook:
             "ended": ended,
             "recipe": self.config.recipe,
             "model": self.config.model.name,
+            **({"model_code": {"file": self.code.file, "name": self.code.attr, "sha256": self.code.sha256,
+                               "args": dict(self.code.args), **({"missing": self.code.missing} if self.code.missing
+                                                                 else {})}} if self.code else {}),
             "params": count_parameters(s.model),
             "final_test_acc": last.get("test_acc"),
             "best_test_acc": max((r["test_acc"] for r in evaluated), default=None),

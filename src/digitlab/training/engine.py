@@ -22,10 +22,19 @@ from digitlab.data.sources import Dataset
 from digitlab.device import apply_threads, pick_device
 from digitlab.errors import CheckpointError, ConfigError, TrainingError, TrainingInterrupted
 from digitlab.io import atomic_write, write_json
-from digitlab.models import count_parameters
+from digitlab.models import build, count_parameters, trust
 from digitlab.training import checkpoint, loop
 from digitlab.training.report import Reporter
-from digitlab.training.setup import RESUME_OVERRIDABLE, Session, check_config, open_session, prepare_shared
+from digitlab.training.setup import (
+    RESUME_OVERRIDABLE,
+    ModelSource,
+    Session,
+    check_config,
+    model_source,
+    open_session,
+    preflight,
+    prepare_shared,
+)
 
 
 def _start_info(s: Session) -> dict:
@@ -86,23 +95,33 @@ def _run(s: Session, reporter: Reporter) -> dict:
 
 
 def train(config: Config, name: str | None = None, run_dir: str | Path | None = None, reporter: Reporter | None = None,
-          dataset: Dataset | None = None, progress=None) -> dict:
-    """Train a model from a config into a new run folder; returns the summary (as summary.json)."""
+          dataset: Dataset | None = None, progress=None, model=None) -> dict:
+    """Train a model from a config into a new run folder; returns the summary (as summary.json).
+
+    model: your own network as a class or factory (else the config's model.name: a registry name or
+    "FILE.py:Name"); its source file is recorded in every checkpoint when Python can find it."""
+    if model is not None:
+        code = build.source_code(config.model, model)
+        config = replace(config, model=replace(config.model, name=code.ref))
     config = check_config(config)
+    source = model_source(config, model)
     ddp = distributed.from_env()
     reporter = (reporter or Reporter()) if ddp.is_main else Reporter()
     device = distributed.setup(ddp, pick_device(config.train.device))
     apply_threads(config.train.threads)
-    data = prepare_shared(config, device, ddp, dataset, progress)
+    data = prepare_shared(config, device, ddp, dataset, progress, source.traits)
     if data.dataset.fallback:  # record the data actually used
         config = replace(config, data=replace(config.data, dataset=data.dataset.name))
+    preflight(config, source, data)
+    if source.code is not None and ddp.is_main:
+        trust.add(source.code, "trained")  # this user ran it: their own checkpoints rebuild it without asking
     folder = None
     if ddp.is_main:
         folder = runs.new_run_dir(name, run_dir, config.recipe)
         atomic_write(folder / "config.toml", cfgmod.dumps(config))
         write_json(folder / "data.json", data.dataset.provenance())
     folder = Path(distributed.broadcast_text(ddp, str(folder) if folder else None))
-    return _run(open_session(config, folder, device, ddp, data), reporter)
+    return _run(open_session(config, folder, device, ddp, data, source=source), reporter)
 
 
 def resume(run_dir: str | Path, overrides: list[str] | None = None, reporter: Reporter | None = None,
@@ -145,10 +164,17 @@ def resume(run_dir: str | Path, overrides: list[str] | None = None, reporter: Re
     if config.train.max_steps and int(position.get("global_step", 0)) >= config.train.max_steps \
             and "train.max_steps" not in keys:
         config = replace(config, train=replace(config.train, max_steps=0))  # the smoke cap was reached: go on
+    source = None
+    if info.code is not None:  # the code recorded in the checkpoint, not the file as it is now
+        trust.require(info.code, str(ckpt))
+        if note := build.changed_on_disk(info.code):
+            reporter.on_message(note)
+        source = ModelSource(info.code, build.traits(config.model, info.code))
     device = distributed.setup(ddp, pick_device(config.train.device))
     apply_threads(config.train.threads)
-    data = prepare_shared(config, device, ddp, progress=progress)
-    s = open_session(config, run_dir, device, ddp, data, resume_from=ckpt, horizon_epochs=saved.train.epochs)
+    data = prepare_shared(config, device, ddp, progress=progress, traits=source.traits if source else None)
+    s = open_session(config, run_dir, device, ddp, data, resume_from=ckpt, horizon_epochs=saved.train.epochs,
+                     source=source)
     if ddp.is_main:
         atomic_write(run_dir / "config.toml", cfgmod.dumps(config))
     return _run(s, reporter)

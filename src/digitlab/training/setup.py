@@ -1,7 +1,10 @@
 """Before a run trains: check the config, prepare the data on the device, and build the Session the loop runs.
 
     check_config(config)          every value's range and every registry name, before any data loads
+    model_source(config, obj)     where the model comes from (registry, or the user's code checked against its
+                                  signature) and what it must be fed, before any data loads
     prepare_data(config, device)  the dataset's splits as device-resident TensorLoaders + the Preprocessing
+    preflight(...)                one batch through a user's own network before anything is written
     open_session(...)             model, optimizer, schedule, loss, DDP/compile wrapping, state (fresh or resumed)
 
 train() and resume() (training/engine.py) differ only in where the config and the state come from; both build
@@ -21,13 +24,14 @@ import torch.nn as nn
 from digitlab import config as cfgmod
 from digitlab import distributed
 from digitlab.config import Config
-from digitlab.contract import Preprocessing
+from digitlab.contract import Preprocessing, UserCode
 from digitlab.data.loader import TensorLoader, carve_validation, select
 from digitlab.data.sources import Dataset, load_dataset
 from digitlab.data.transforms import Augment
 from digitlab.device import Precision, precision_for
 from digitlab.errors import ConfigError
-from digitlab.models import get_model, model_spec
+from digitlab.models import build, user
+from digitlab.models.build import ModelTraits
 from digitlab.models.init import INITS, init_weights
 from digitlab.training import checkpoint
 from digitlab.training.book import RunBook
@@ -45,13 +49,12 @@ def check_config(config: Config) -> Config:
     """Ranges (config.validate), then names, each by its own registry; raises a one-line ConfigError."""
     from digitlab.data.catalog import DATASETS
     from digitlab.device import DEVICE_CHOICES
-    from digitlab.models import list_models
     from digitlab.training.losses import LOSSES
     from digitlab.training.optim import OPTIMIZERS, SCHEDULES
 
     cfgmod.validate(config)
+    build.source_code(config.model)  # a registry name with its settings, or a user's file that exists (not run yet)
     for key, name, registry in (("data.dataset", config.data.dataset, DATASETS),
-                                ("model.name", config.model.name, list_models()),
                                 ("loss.name", config.loss.name, LOSSES), ("optim.name", config.optim.name, OPTIMIZERS),
                                 ("schedule.name", config.schedule.name, SCHEDULES)):
         if name not in registry:
@@ -72,6 +75,38 @@ def check_config(config: Config) -> Config:
     return config
 
 
+@dataclass(frozen=True)
+class ModelSource:
+    """Where this run's model comes from: `code` is None for a registry model; `traits` say what it must be fed."""
+
+    code: UserCode | None
+    traits: ModelTraits
+
+
+def model_source(config: Config, obj=None) -> ModelSource:
+    """The model's origin, checked before any data loads: a user's file is loaded (executed: it is the user's own,
+    named on their command line) and model.args checked against its signature."""
+    from digitlab.data.catalog import DATASETS
+
+    code = build.source_code(config.model, obj)
+    if code is not None:
+        user.call_arguments(user.load_callable(code), code, len(DATASETS[config.data.dataset].classes))
+    return ModelSource(code, build.traits(config.model, code))
+
+
+def preflight(config: Config, source: ModelSource, data: Prepared) -> None:
+    """A user's network meets one batch of real training images before the run folder exists: a constructor or a
+    forward that raises, a wrong output shape, no parameters or NaN outputs are one line naming their file and line."""
+    if source.code is None:
+        return
+    torch.manual_seed(config.train.seed)  # open_session seeds again: this throwaway model changes nothing
+    model = build.build(config.model, len(data.preprocessing.classes), source.code).to(data.train.images.device)
+    batch = data.train.images[: min(8, len(data.train.labels))]
+    if data.train.transform is not None:
+        batch = data.train.transform(batch)
+    user.check_forward(model, batch, len(data.preprocessing.classes), source.code)
+
+
 # ------------------------------------------------------------------------------------------------ data
 @dataclass
 class Prepared:
@@ -84,17 +119,17 @@ class Prepared:
     preprocessing: Preprocessing
 
 
-def preprocessing_for(config: Config, dataset: Dataset) -> Preprocessing:
-    spec = model_spec(config.model.name)
-    pad = config.data.pad
-    size = config.data.resize or (spec.input_size - 2 * pad)
-    if size + 2 * pad != spec.input_size:
+def preprocessing_for(config: Config, dataset: Dataset, traits: ModelTraits) -> Preprocessing:
+    pad, side = config.data.pad, traits.input_size
+    size = config.data.resize or (side - 2 * pad)
+    if size + 2 * pad != side or size < 1:
         raise ConfigError(
-            f"model '{spec.name}' takes {spec.input_size}x{spec.input_size} input but data.resize={size} and "
-            f"data.pad={pad} give {size + 2 * pad}: set data.resize={spec.input_size - 2 * pad}"
+            f"model '{config.model.name}' takes {side}x{side} input but data.resize={size} and "
+            f"data.pad={pad} give {size + 2 * pad}: set data.resize={side - 2 * pad}"
         )
-    return Preprocessing(dataset=dataset.name, input_size=spec.input_size, resize=size, pad=pad, mean=dataset.mean,
-                         std=dataset.std, normalize=config.data.normalize, classes=tuple(dataset.classes))
+    return Preprocessing(dataset=dataset.name, input_size=side, resize=size, pad=pad, mean=dataset.mean,
+                         std=dataset.std, normalize=config.data.normalize and traits.normalize,
+                         classes=tuple(dataset.classes))
 
 
 # A split whose float32 copy would be larger than this stays uint8 (4x smaller) and each batch is normalized as it is
@@ -113,11 +148,13 @@ def split_loader(images: np.ndarray, labels: np.ndarray, pre: Preprocessing, dev
     return TensorLoader(pre.prepare(images, device), y, batch_size=batch_size, transform=pre.normalizer(), **kwargs)
 
 
-def prepare_data(config: Config, device: torch.device, dataset: Dataset | None = None, progress=None) -> Prepared:
+def prepare_data(config: Config, device: torch.device, dataset: Dataset | None = None, progress=None,
+                 traits: ModelTraits | None = None) -> Prepared:
     d = config.data
+    traits = traits or model_source(config).traits
     if dataset is None:
         dataset = load_dataset(d.dataset, d.data_dir or None, strict=d.strict, progress=progress)
-    pre = preprocessing_for(config, dataset)
+    pre = preprocessing_for(config, dataset, traits)
     xtr, ytr = select(dataset.train_images, dataset.train_labels, d.classes, d.limit)
     xte, yte = select(dataset.test_images, dataset.test_labels, d.classes)
     if len(ytr) == 0:
@@ -142,12 +179,12 @@ def check_world(config: Config, ddp: distributed.Dist) -> None:
 
 
 def prepare_shared(config: Config, device: torch.device, ddp: distributed.Dist, dataset: Dataset | None = None,
-                   progress=None) -> Prepared:
+                   progress=None, traits: ModelTraits | None = None) -> Prepared:
     """Rank 0 finds or downloads the data first; the other ranks wait, then find it in place."""
     check_world(config, ddp)
     if not ddp.is_main:
         distributed.barrier(ddp)
-    data = prepare_data(config, device, dataset, progress)
+    data = prepare_data(config, device, dataset, progress, traits)
     if ddp.is_main:
         distributed.barrier(ddp)
     return data
@@ -192,6 +229,7 @@ class Session:
     precision: Precision = Precision("float32", "train.amp is off")  # bf16 autocast only where the device has it
     in_backward: BackwardSGD | None = None  # the optimizer's updates run inside backward (then never step it)
     in_backward_reason: str = ""  # why not, when they do not
+    code: UserCode | None = None  # the user's own network's source (recorded in every checkpoint); None: registry
 
     @property
     def stepper(self) -> torch.optim.Optimizer | None:
@@ -221,14 +259,16 @@ def _wrap(model: nn.Module, config: Config, device: torch.device, ddp: distribut
 
 
 def open_session(config: Config, run_dir: Path, device: torch.device, ddp: distributed.Dist, data: Prepared,
-                 resume_from: Path | None = None, horizon_epochs: int | None = None) -> Session:
+                 resume_from: Path | None = None, horizon_epochs: int | None = None,
+                 source: ModelSource | None = None) -> Session:
     """Build model, optimizer, schedule and loss; restore them (and the position) from `resume_from` if given.
 
     horizon_epochs: the epochs the schedule spans (a resumed run keeps the horizon it started with, so extending
-    --epochs does not rewind the learning rate).
+    --epochs does not rewind the learning rate). source: where the model comes from (default: the config's).
     """
+    source = source or model_source(config)
     torch.manual_seed(config.train.seed)
-    model = get_model(config.model.name, num_classes=len(data.preprocessing.classes))
+    model = build.build(config.model, len(data.preprocessing.classes), source.code)
     init_weights(model, config.model.init, config.model.init_std, config.model.init_bias)
     model = model.to(device)
     if config.train.channels_last:
@@ -237,7 +277,7 @@ def open_session(config: Config, run_dir: Path, device: torch.device, ddp: distr
     steps = len(data.train)
     scheduler = make_scheduler(optimizer, config.schedule, (horizon_epochs or config.train.epochs) * steps, steps)
     state, resumed_at = State(), None
-    book = RunBook(run_dir, config, data.preprocessing, ddp)
+    book = RunBook(run_dir, config, data.preprocessing, ddp, source.traits.output, source.code)
     if resume_from is not None:
         position = checkpoint.load_resume(resume_from, model, optimizer, scheduler, device)
         state = State(**{k: v for k, v in position.items() if k in State.__dataclass_fields__})
@@ -246,7 +286,7 @@ def open_session(config: Config, run_dir: Path, device: torch.device, ddp: distr
     why = why_not(optimizer, config, device, ddp)
     return Session(config=config, run_dir=run_dir, device=device, ddp=ddp, data=data, model=model,
                    net=_wrap(model, config, device, ddp, data), optimizer=optimizer, scheduler=scheduler,
-                   loss_fn=make_loss(config.loss, device), output_kind=model_spec(config.model.name).output,
+                   loss_fn=make_loss(config.loss, device), output_kind=source.traits.output, code=source.code,
                    state=state, book=book, resumed_at=resumed_at,
                    precision=precision_for(config.train, device),
                    in_backward=BackwardSGD(optimizer) if why is None else None, in_backward_reason=why or "")
