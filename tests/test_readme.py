@@ -14,7 +14,7 @@ How a README line becomes a test command (the mapping, in one place):
     are skipped (NEEDS_SHARED) and `--data-dir ../shared/data/mnist` is dropped, so those commands run on the offline
     sample (digitlab's stand-in, with its warning);
   * placeholders the README does not create are made first (PLACEHOLDERS): runs/a and runs/b (3-step runs),
-    photo.jpg, drawings/ and a MindSpore model.ckpt;
+    photo.jpg, drawings/, a MindSpore model.ckpt and the repository's examples/ (your own network's file);
   * commands that cannot run in a test are listed in NOT_RUN with the reason; any other program fails the test, so a
     new README line must be runnable or listed here.
 The ```python block (the library snippet) is run as well, with `train.max_steps=3` added to its overrides.
@@ -25,6 +25,7 @@ from __future__ import annotations
 import json
 import re
 import shlex
+import shutil
 from pathlib import Path
 
 import torch
@@ -134,6 +135,7 @@ def make_placeholders(shared: bool) -> None:
     Path("drawings/one.png").write_bytes(png_bytes(stroke_image()))
     Path("drawings/bar.png").write_bytes(png_bytes(stroke_image(box=(20, 90, 180, 110))))
     write_ckpt("model.ckpt", {k: v.numpy() for k, v in get_model("lenet5").state_dict().items()})
+    shutil.copytree(README.parent / "examples", "examples")  # the README's own network file
 
 
 def test_parser_reads_the_readme_forms():

@@ -211,3 +211,33 @@ def test_model_args_in_a_config_round_trip():
     assert cfgmod.from_dict(cfgmod.tomllib.loads(cfgmod.dumps(cfg))) == cfg
     with pytest.raises(ConfigError, match="model.args"):
         cfgmod.with_overrides(Config(), ["model.args.x=nan"])
+
+
+def test_a_checkpoint_written_before_architecture_settings_still_loads(tmp_path):
+    """0.1.0-era metadata: a config without model.args / hidden / channels / layers / input_size."""
+    from digitlab import config as cfg
+    from digitlab.inference import load_model
+    from digitlab.training.checkpoint import save_weights
+    from tests.helpers import make_info
+
+    info = make_info("lenet5")
+    raw = info.to_json()
+    for key in ("args", "input_size", "hidden", "channels", "layers"):
+        del raw["config"]["model"][key]
+    old = type(info).from_json(raw, "old")
+    assert old.config.model == cfg.ModelConfig(name="lenet5")
+    save_weights(tmp_path / "old.safetensors", get_model("lenet5"), old)
+    model, ckpt = load_model(tmp_path / "old.safetensors")
+    assert ckpt.info.code is None and sum(p.numel() for p in model.parameters()) == 61684  # no conv biases, as MindSpore
+
+
+def test_sweep_choices_of_architectures():
+    from digitlab.sweep.params import check_params, parse_param
+
+    hidden = parse_param("model.hidden=[512]|[512,512]|[512,1024,512,128]")
+    assert hidden.choices == ("[512]", "[512,512]", "[512,1024,512,128]")
+    check_params(Config(), (hidden,))
+    assert parse_param("model.args.hidden=64,256").choices == (64, 256)
+    assert parse_param("model.args.p=float:0.1:0.5").kind == "float"
+    with pytest.raises(ConfigError, match="is refused"):
+        check_params(Config(model=ModelConfig(name="cnn-small")), (hidden,))

@@ -27,15 +27,19 @@ def models_cmd(ctx: typer.Context, as_json: bool = typer.Option(False, "--json")
         spec = model_spec(name)
         rows.append({"name": name, "params": count_parameters(get_model(name)), "input_size": spec.input_size,
                      "normalize": spec.normalize, "output": spec.output, "source": spec.source,
-                     "description": spec.description})
+                     "description": spec.description,
+                     "settings": {f"model.{st.key}": list(st.default) if isinstance(st.default, tuple) else st.default
+                                  for st in spec.settings}})
     if as_json:
         print_json(rows)
         return
-    table = Table("model", "params", "input", "source", "description")
+    table = Table("model", "params", "input", "source", "description", "settings (--set)")
     for r in rows:
+        settings = " ".join(f"{k}={v}".replace(" ", "") for k, v in r["settings"].items())
         table.add_row(r["name"], f"{r['params']:,}", f"{r['input_size']}x{r['input_size']}", r["source"],
-                      r["description"])
+                      r["description"], settings)
     out.print(table)
+    out.print("your own network: --model FILE.py:ClassName (docs/own-network.md)")
 
 
 @models_app.command("show")
