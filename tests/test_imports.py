@@ -1,4 +1,5 @@
-"""Import direction: inference and the web server never load the training loop; no import circles."""
+"""Import direction: inference and the web server never load the training loop; no import circles, counting the
+imports inside functions too; `import digitlab` and the CLI's start-up load no torch."""
 
 import ast
 import subprocess
@@ -26,11 +27,13 @@ def module_name(path: Path) -> str:
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
-def top_level_imports(path: Path) -> set[str]:
-    """digitlab modules imported at module level (imports inside functions are deliberate lazy loads)."""
+def top_level_imports(path: Path, everywhere: bool = False) -> set[str]:
+    """digitlab modules imported at module level (with `everywhere`, also inside functions and TYPE_CHECKING blocks:
+    a lazy import is still a dependency, and a circle through one is still a circle)."""
     modules = {module_name(p) for p in SRC.rglob("*.py")}
     found = set()
-    for node in ast.parse(path.read_text(encoding="utf-8")).body:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    for node in (ast.walk(tree) if everywhere else tree.body):
         if isinstance(node, ast.Import):
             found |= {a.name for a in node.names}
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
@@ -40,8 +43,8 @@ def top_level_imports(path: Path) -> set[str]:
     return {m for m in found if m.startswith("digitlab.")}  # the root package is the public facade: not followed
 
 
-def graph() -> dict[str, set[str]]:
-    return {module_name(p): top_level_imports(p) for p in SRC.rglob("*.py")}
+def graph(everywhere: bool = False) -> dict[str, set[str]]:
+    return {module_name(p): top_level_imports(p, everywhere) for p in SRC.rglob("*.py")}
 
 
 def test_config_imports_no_registry_and_the_model_registry_no_family():
@@ -50,8 +53,9 @@ def test_config_imports_no_registry_and_the_model_registry_no_family():
     assert not {m for m in g["digitlab.models.registry"] if m.startswith("digitlab.models.")}
 
 
-def test_no_import_circles():
-    g = graph()
+@pytest.mark.parametrize("everywhere", [False, True], ids=["module-level", "with-function-level"])
+def test_no_import_circles(everywhere):
+    g = graph(everywhere)
     state: dict[str, int] = {}  # 1 = on the current path, 2 = done
 
     def visit(node: str, path: list[str]) -> None:
@@ -66,3 +70,12 @@ def test_no_import_circles():
     for name in sorted(g):
         if not state.get(name):
             visit(name, [])
+
+
+@pytest.mark.parametrize("module", ["digitlab", "digitlab.cli", "digitlab.data.catalog", "digitlab.training.report"])
+def test_start_up_imports_no_torch(module):
+    """`digitlab --version` / `--help` and `import digitlab` answer without loading torch (PEP 562 in the root)."""
+    code = f"import {module}, sys; print('torch' in sys.modules, 'requests' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["False", "False"], module
+

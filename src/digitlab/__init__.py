@@ -5,19 +5,40 @@ The public API (everything the CLI does is one of these plain functions):
     evaluate(run_or_checkpoint) -> dict load_model(run_or_checkpoint) -> (model, checkpoint)
     load_dataset(name)                  get_model(name), list_models()
     load_recipe(name).config            Config, with_overrides
+
+`import digitlab` loads neither torch nor the data stack: the names that need them are imported on first use
+(PEP 562's module __getattr__), so `digitlab --help` and `digitlab --version` answer without loading torch.
 """
 
 from __future__ import annotations
 
 __version__ = "0.1.0"
 
+import importlib as _importlib  # noqa: E402
 import sys as _sys  # noqa: E402
 import types as _types  # noqa: E402
+from typing import TYPE_CHECKING  # noqa: E402
 
-from digitlab.config import Config, with_overrides  # noqa: E402
-from digitlab.data.sources import load_dataset  # noqa: E402
 from digitlab.errors import DigitlabError  # noqa: E402
-from digitlab.models import get_model, list_models  # noqa: E402
+
+if TYPE_CHECKING:
+    from digitlab.config import Config
+
+# public name -> the module that defines it, imported when the name is first used
+_LAZY = {"Config": "digitlab.config", "with_overrides": "digitlab.config", "load_dataset": "digitlab.data.sources",
+         "get_model": "digitlab.models", "list_models": "digitlab.models"}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        value = getattr(_importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'digitlab' has no attribute '{name}'")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
 
 
 def train(config: Config, **kwargs):

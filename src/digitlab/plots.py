@@ -55,13 +55,6 @@ def image_grid(
     return save_figure(fig, out)
 
 
-def loss_curves(records: Sequence[dict], out: str | os.PathLike, title: str = "") -> Path:
-    """A run's loss.png (see digitlab.curves.build_loss_curves)."""
-    from digitlab.curves import loss_curves as write
-
-    return write(records, out, title)
-
-
 def build_confusion_matrix(matrix: np.ndarray, classes: Sequence[str], title: str = "") -> Figure:
     """Heatmap of a (C, C) count matrix: rows are true classes, columns predictions. Colour is log(1 + count) so
     a few mistakes still show beside thousands of correct answers; the colour bar is labelled in counts."""

@@ -3,11 +3,11 @@ point (how a closed pipe and Ctrl-C end the process)."""
 
 from __future__ import annotations
 
-import os
 import sys
 
 import typer
 
+from digitlab.cli.console import EXIT_PIPE, err, silence_stdout
 from digitlab.cli.usage import OneLineUsageGroup
 
 app = typer.Typer(
@@ -20,10 +20,6 @@ app = typer.Typer(
 )
 data_app = typer.Typer(help="Find, fetch, verify and look at datasets.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
-
-# 128 + SIGPIPE: what a shell reports for a program whose reader went away (`digitlab train | head`)
-EXIT_PIPE = 141
-
 
 def version_text() -> str:
     """`digitlab X.Y.Z (torch A.B.C, Python D.E.F)`: what a bug report needs."""
@@ -53,20 +49,7 @@ def _global_options(
     """Train, evaluate, compare and explain handwritten-digit classifiers (MNIST, Fashion-MNIST, KMNIST)."""
 
 
-def silence_stdout() -> None:
-    """The reader of stdout left (`digitlab ... | head`). Python would complain once more while flushing stdout at
-    exit ("Exception ignored ... BrokenPipeError"), so the process's stdout is pointed at /dev/null."""
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        os.close(devnull)
-    except (OSError, ValueError):  # stdout already closed, or not a real file (CliRunner): nothing left to flush
-        pass
-
-
 def main() -> None:
-    from digitlab.cli.console import err
-
     try:
         app()
     except BrokenPipeError:  # a closed pipe outside any command (e.g. --help | head): quiet, 141 as shells report

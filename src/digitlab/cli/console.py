@@ -12,6 +12,7 @@ from __future__ import annotations
 import errno
 import functools
 import json
+import os
 import shutil
 import sys
 import warnings
@@ -21,6 +22,9 @@ from rich.console import Console
 from rich.text import Text
 
 from digitlab.errors import DigitlabError, DigitlabNote, TrainingInterrupted
+
+# 128 + SIGPIPE: what a shell reports for a program whose reader went away (`digitlab train | head`)
+EXIT_PIPE = 141
 
 # Tables stay readable when output is piped or captured (rich would otherwise assume 80 columns).
 WIDTH = None if sys.stdout.isatty() else max(shutil.get_terminal_size((160, 24)).columns, 160)
@@ -88,8 +92,6 @@ def handle_errors(fn):
                 err.print("interrupted")
                 raise typer.Exit(130) from None
             except BrokenPipeError:  # the reader left (`| head`): nothing to say, and nowhere to say it
-                from digitlab.cli.app import EXIT_PIPE, silence_stdout
-
                 silence_stdout()
                 raise typer.Exit(EXIT_PIPE) from None
             except OSError as exc:  # disk full, permission denied, ...: say which file and why, no traceback
@@ -97,6 +99,17 @@ def handle_errors(fn):
                 raise fail(f"{where}: {exc.strerror or exc}; check the path, its permissions and free space") from None
 
     return wrapper
+
+
+def silence_stdout() -> None:
+    """The reader of stdout left (`digitlab ... | head`). Python would complain once more while flushing stdout at
+    exit ("Exception ignored ... BrokenPipeError"), so the process's stdout is pointed at /dev/null."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # stdout already closed, or not a real file (CliRunner): nothing left to flush
+        pass
 
 
 def print_json(obj) -> None:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import platform
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 import numpy as np
 import torch
@@ -30,8 +30,21 @@ from digitlab.distributed import Dist
 from digitlab.models import count_parameters
 from digitlab.training import checkpoint
 
-if TYPE_CHECKING:
-    from digitlab.training.setup import Session
+
+class Session(Protocol):
+    """What the book reads from a training session (training/setup.py's Session, which holds this book). A protocol,
+    so this module does not import setup.py, which imports it."""
+
+    model: torch.nn.Module
+    optimizer: torch.optim.Optimizer
+    scheduler: Any
+    state: Any  # setup.State: epoch, global_step, best_epoch, train_seconds, step_seconds, images_seen
+    data: Any  # setup.Prepared: dataset, train, test, val
+    ddp: Dist
+    device: torch.device
+    precision: Any  # device.Precision
+
+    def update_info(self) -> dict: ...
 
 CHECKPOINTS = ("best.safetensors", "last.safetensors", "resume.safetensors")
 

@@ -83,8 +83,7 @@ def _run(s: Session, reporter: Reporter) -> dict:
     summary = s.book.summary(s, ended)
     write_json(s.run_dir / "summary.json", summary)
     with contextlib.suppress(Exception):  # a plot is a convenience; its failure must not lose the run
-        from digitlab.curves import with_every_step
-        from digitlab.plots import loss_curves
+        from digitlab.curves import loss_curves, with_every_step
 
         if s.config.train.loss_plot:
             records = with_every_step(s.book.history, steplosses.read_step_losses(s.run_dir))
