@@ -11,6 +11,7 @@ from safetensors.torch import load_file, save_file
 from digitlab import config as cfgmod
 from digitlab.config import Config
 from digitlab.distributed import Dist
+from digitlab.errors import ConfigError
 from digitlab.models import get_model
 from digitlab.training.engine import resume, train
 from digitlab.training.inbackward import BackwardSGD, why_not
@@ -100,15 +101,19 @@ def config_with(*overrides: str) -> Config:
     return cfgmod.with_overrides(Config(recipe="test"), list(overrides))
 
 
+ON = "train.update_in_backward=true"  # opt-in since the plain step became the default
+
+
 @pytest.mark.parametrize("overrides,device,ddp,reason", [
-    ((), "cpu", Dist(), None),
-    (("optim.name=momentum",), "cpu", Dist(), None),
+    ((ON,), "cpu", Dist(), None),
+    ((ON, "optim.name=momentum"), "cpu", Dist(), None),
+    ((), "cpu", Dist(), "is off"),
     (("train.update_in_backward=false",), "cpu", Dist(), "is off"),
-    (("optim.name=adam",), "cpu", Dist(), "Adam steps after backward"),
-    (("optim.grad_clip=1.0",), "cpu", Dist(), "clipping"),
-    ((), "cpu", Dist(rank=0, world_size=2), "DDP"),
-    (("train.compile=true",), "cpu", Dist(), "compile"),
-    ((), "cuda", Dist(), "fused optimizer kernel"),
+    ((ON, "optim.name=adam"), "cpu", Dist(), "Adam steps after backward"),
+    ((ON, "optim.grad_clip=1.0"), "cpu", Dist(), "clipping"),
+    ((ON,), "cpu", Dist(rank=0, world_size=2), "DDP"),
+    ((ON, "train.compile=true"), "cpu", Dist(), "compile"),
+    ((ON,), "cuda", Dist(), "fused optimizer kernel"),
 ])
 def test_where_it_applies(overrides, device, ddp, reason):
     config = config_with(*overrides)
@@ -119,7 +124,7 @@ def test_where_it_applies(overrides, device, ddp, reason):
 
 def test_a_run_says_how_it_updated_and_gives_the_same_weights_either_way(idx_dir, tmp_path):
     base = ["data.dataset=idx", f"data.data_dir='{idx_dir}'", "train.device=cpu", "train.batch_size=32",
-            "data.limit=256", "optim.momentum=0.9", "train.epochs=2"]
+            "data.limit=256", "optim.momentum=0.9", "train.epochs=2", ON]
     summary = train(config_with(*base), run_dir=tmp_path / "hooks")
     assert summary["update"] == "in backward"
     assert json.loads((tmp_path / "hooks" / "summary.json").read_text())["update"] == "in backward"
@@ -152,8 +157,41 @@ def test_a_run_from_before_the_setting_existed_resumes(idx_dir, tmp_path):
     del info["config"]["train"]["update_in_backward"]
     save_file(tensors, str(ckpt), metadata={**meta, "digitlab": json.dumps(info)})
     summary = resume(tmp_path / "old", ["train.max_steps=0"])
-    assert summary["status"] == "finished" and summary["update"] == "in backward"
+    # the key absent reads as today's default: the plain update after backward (as runs before the key trained)
+    assert summary["status"] == "finished" and summary["update"] == "after backward"
 
 
 def last_weights(run_dir):
     return load_file(run_dir / "checkpoints" / "last.safetensors")
+
+
+@pytest.mark.parametrize("overrides, device, ddp, message", [
+    (("optim.name=adam",), "cpu", Dist(), "Adam steps after backward"),
+    (("optim.grad_clip=1.0",), "cpu", Dist(), "clipping"),
+    ((), "cpu", Dist(rank=0, world_size=2), "DDP"),
+])
+def test_an_opt_in_that_cannot_apply_is_refused(overrides, device, ddp, message):
+    from digitlab.training.inbackward import check_opt_in
+
+    check_opt_in(config_with(*overrides), torch.device(device), ddp)  # off (the default): nothing to refuse
+    with pytest.raises(ConfigError, match=f"train.update_in_backward = true cannot apply here: .*{message}"):
+        check_opt_in(config_with(ON, *overrides), torch.device(device), ddp)
+
+
+def test_a_torch_whose_kernel_differs_is_refused(monkeypatch):
+    from digitlab.training import inbackward
+
+    check = inbackward.check_opt_in
+    check(config_with(ON, "optim.momentum=0.9", "optim.nesterov=true"), torch.device("cpu"), Dist())  # this torch: ok
+    inbackward._kernel_matches.cache_clear()
+    monkeypatch.setattr(inbackward, "_fused_update", lambda p, group, state: p.add_(p.grad, alpha=-2 * group["lr"]))
+    monkeypatch.setattr(inbackward, "_single_tensor_update", inbackward._fused_update)
+    with pytest.raises(ConfigError, match="computes SGD's step differently"):
+        check(config_with(ON), torch.device("cpu"), Dist())
+    inbackward._kernel_matches.cache_clear()
+
+
+def test_the_plain_step_is_the_default(idx_dir, tmp_path):
+    summary = train(config_with("data.dataset=idx", f"data.data_dir='{idx_dir}'", "train.device=cpu",
+                                "train.max_steps=3"), run_dir=tmp_path / "plain")
+    assert summary["update"] == "after backward" and "is off" in summary["update_reason"]

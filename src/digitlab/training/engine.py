@@ -24,6 +24,7 @@ from digitlab.errors import CheckpointError, ConfigError, TrainingError, Trainin
 from digitlab.io import atomic_write, write_json
 from digitlab.models import build, count_parameters, trust
 from digitlab.training import checkpoint, loop
+from digitlab.training.inbackward import check_opt_in
 from digitlab.training.report import Reporter
 from digitlab.training.setup import (
     RESUME_OVERRIDABLE,
@@ -107,6 +108,7 @@ def train(config: Config, name: str | None = None, run_dir: str | Path | None = 
     ddp = distributed.from_env()
     reporter = (reporter or Reporter()) if ddp.is_main else Reporter()
     device = distributed.setup(ddp, pick_device(config.train.device))
+    check_opt_in(config, device, ddp)
     apply_threads(config.train.threads)
     data = prepare_shared(config, device, ddp, dataset, progress, source.traits)
     if data.dataset.fallback:  # record the data actually used
@@ -169,7 +171,7 @@ def resume(run_dir: str | Path, overrides: list[str] | None = None, reporter: Re
         if note := build.changed_on_disk(info.code):
             reporter.on_message(note)
         source = ModelSource(info.code, build.traits(config.model, info.code))
-    device = distributed.setup(ddp, pick_device(config.train.device))
+    device = distributed.setup(ddp, pick_device(config.train.device))  # (an old run's in-backward setting: as before)
     apply_threads(config.train.threads)
     data = prepare_shared(config, device, ddp, progress=progress, traits=source.traits if source else None)
     s = open_session(config, run_dir, device, ddp, data, resume_from=ckpt, horizon_epochs=saved.train.epochs,

@@ -1,6 +1,9 @@
-"""SGD applied inside the backward pass: each parameter is updated the moment its gradient is complete.
+"""SGD applied inside the backward pass (opt-in: train.update_in_backward = true): each parameter is updated the
+moment its gradient is complete. The default is the plain `zero_grad / backward / step` of training/loop.py.
 
     why_not(optimizer, config, device, ddp)  None where the update can run in backward, else the reason it cannot
+    check_opt_in(config, device, ddp)        an opt-in that cannot apply, or a torch whose SGD kernel this module no
+                                             longer matches bit for bit, is refused in one line before a run starts
     BackwardSGD(optimizer)                   hooks every parameter of `optimizer`; .remove() takes them off
 
 What it saves: the step's gradients are used while the GEMM that produced them has just left them in cache, and each is
@@ -25,10 +28,13 @@ on (a training session; engine.py removes them at its end), every backward throu
 
 from __future__ import annotations
 
+import functools
+
 import torch
 
 from digitlab.config import Config
 from digitlab.distributed import Dist
+from digitlab.errors import ConfigError
 
 
 def why_not(optimizer: torch.optim.Optimizer, config: Config, device: torch.device, ddp: Dist) -> str | None:
@@ -42,6 +48,48 @@ def why_not(optimizer: torch.optim.Optimizer, config: Config, device: torch.devi
         (config.train.compile, "train.compile"),
     ]
     return next((why for applies, why in reasons if applies), None)
+
+
+def check_opt_in(config: Config, device: torch.device, ddp: Dist) -> None:
+    """Refuse train.update_in_backward = true where it cannot apply (one line naming why), and where this torch's SGD
+    arithmetic differs from the per-parameter update below (it uses torch's private `_fused_sgd_`: checked, not
+    assumed, once per process and setting)."""
+    if not config.train.update_in_backward:
+        return
+    from digitlab.training.optim import make_optimizer
+
+    probe = make_optimizer([torch.nn.Parameter(torch.zeros(4, device=device))], config.optim)
+    why = why_not(probe, config, device, ddp)
+    if why is not None:
+        raise ConfigError(f"train.update_in_backward = true cannot apply here: {why}; leave it off (the default: the "
+                          "update after backward)")
+    group = probe.param_groups[0]
+    settings = tuple(group[k] for k in ("lr", "momentum", "dampening", "nesterov", "weight_decay", "maximize"))
+    if not _kernel_matches(bool(group.get("fused")), settings):
+        raise ConfigError(f"train.update_in_backward = true: this torch ({torch.__version__}) computes SGD's step "
+                          "differently from digitlab's per-parameter update; leave it off (the default)")
+
+
+@functools.lru_cache(maxsize=16)
+def _kernel_matches(fused: bool, settings: tuple) -> bool:
+    """Three steps of the per-parameter update against torch.optim.SGD's own step, bit for bit."""
+    lr, momentum, dampening, nesterov, weight_decay, maximize = settings
+    gen = torch.Generator().manual_seed(0)
+    start, grads = torch.randn(33, generator=gen), [torch.randn(33, generator=gen) for _ in range(3)]
+    a, b = torch.nn.Parameter(start.clone()), torch.nn.Parameter(start.clone())
+    kwargs = dict(lr=lr, momentum=momentum, dampening=dampening, nesterov=nesterov, weight_decay=weight_decay,
+                  maximize=maximize, **({"fused": True} if fused else {}))
+    try:
+        reference, ours = torch.optim.SGD([a], **kwargs), torch.optim.SGD([b], **kwargs)
+        update = _fused_update if fused else _single_tensor_update
+        for g in grads:
+            a.grad, b.grad = g.clone(), g.clone()
+            reference.step()
+            with torch.no_grad():
+                update(b, ours.param_groups[0], ours.state)
+    except (AttributeError, RuntimeError, TypeError):  # the private kernel is gone or takes other arguments
+        return False
+    return torch.equal(a, b)
 
 
 class BackwardSGD:
