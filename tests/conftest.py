@@ -21,3 +21,14 @@ def isolated_env(tmp_path_factory, monkeypatch):
 def idx_dir(tmp_path_factory):
     """A folder with a small synthetic dataset in MNIST's file names (use with --dataset idx)."""
     return write_dataset(tmp_path_factory.mktemp("idx") / "digits", n_train=600, n_test=200)
+
+
+# Whole files that are slow by nature (processes killed mid-write, a real browser): `make test-fast` leaves them out,
+# `make test` runs them. Single slow tests carry @pytest.mark.slow themselves.
+SLOW_FILES = ("hostile/test_crash_safety.py", "serve/test_browser.py")
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if item.nodeid.startswith(tuple(f"tests/{name}" for name in SLOW_FILES)):
+            item.add_marker(pytest.mark.slow)

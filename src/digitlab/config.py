@@ -12,7 +12,7 @@ import math
 import sys
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any, get_type_hints
+from typing import Any, get_args, get_origin, get_type_hints
 
 import tomli_w
 
@@ -142,36 +142,34 @@ def valid_keys() -> list[str]:
     return [f"{s}.{f.name}" for s, cls in _section_types().items() for f in fields(cls)]
 
 
+def _is_number(value: Any, kind: type) -> bool:
+    """An int for int (never a bool), an int or float for float."""
+    allowed = (int,) if kind is int else (int, float)
+    return isinstance(value, allowed) and not isinstance(value, bool)
+
+
 def _coerce(key: str, value: Any, annotation: Any) -> Any:
-    """Check/convert a value to the field's type; raise ConfigError naming the key otherwise."""
-    text = str(annotation)
-    if annotation is bool or text == "bool":
-        if isinstance(value, bool):
-            return value
-    elif annotation is int or text == "int":
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-    elif annotation is float or text == "float":
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
-    elif annotation is str or text == "str":
-        if isinstance(value, str):
-            return value
-    elif text.startswith("dict["):
+    """Check/convert a value to the field's type (from its real annotation: get_origin / get_args, never its spelling);
+    raise ConfigError naming the key otherwise."""
+    origin, args = get_origin(annotation), get_args(annotation)
+    if annotation is bool and isinstance(value, bool):
+        return value
+    if annotation in (int, float) and _is_number(value, annotation):
+        return annotation(value)
+    if annotation is str and isinstance(value, str):
+        return value
+    if origin is tuple and args[0] in (int, float):
+        items = value if isinstance(value, (list, tuple)) else [value]
+        # an int tuple takes ints only: int(1.5) would silently turn class 1.5 into class 1
+        if all(_is_number(v, args[0]) for v in items):
+            return tuple(args[0](v) for v in items)
+    if origin is dict:
         if isinstance(value, dict) and all(isinstance(k, str) and k.isidentifier() for k in value) \
                 and all(_plain(v) for v in value.values()):
             return dict(value)
         raise ConfigError(f"config key '{key}': {value!r} must be a table of argument names to numbers, strings, "
                           "booleans or lists of them (e.g. --set model.args.hidden=256)")
-    elif "tuple[int" in text or "tuple[float" in text:
-        kind = int if "tuple[int" in text else float
-        items = value if isinstance(value, (list, tuple)) else [value]
-        # an int tuple takes ints only: int(1.5) would silently turn class 1.5 into class 1
-        allowed = (int,) if kind is int else (int, float)
-        if all(isinstance(v, allowed) and not isinstance(v, bool) for v in items):
-            return tuple(kind(v) for v in items)
-    kind = getattr(annotation, "__name__", None) if isinstance(annotation, type) else None
-    kind = kind or text.replace("typing.", "").replace(", ...", "")
+    kind = annotation.__name__ if isinstance(annotation, type) else str(annotation).replace(", ...", "")
     raise ConfigError(f"config key '{key}': {value!r} is not a valid {kind}")
 
 
@@ -194,7 +192,7 @@ def _apply(config: Config, updates: dict[str, dict[str, Any]], origin: str) -> C
         changes: dict[str, Any] = {}
         for key, value in values.items():
             table, _, entry = key.partition(".")  # "args.hidden": one entry of a table-valued key (model.args)
-            if entry and str(hints.get(table, "")).startswith("dict["):
+            if entry and get_origin(hints.get(table)) is dict:
                 merged = {**changes.get(table, getattr(current, table)), entry: value}
                 changes[table] = _coerce(f"{section}.{table}", merged, hints[table])
                 continue
