@@ -81,3 +81,9 @@ def test_recipes_follow_their_tutorials():
 def test_unknown_recipe():
     with pytest.raises(ConfigError, match="unknown recipe 'nope'"):
         load_recipe("nope")
+
+
+def test_nesterov_without_momentum_is_refused_before_any_data_loads():
+    with pytest.raises(ConfigError, match="optim.nesterov needs optim.momentum > 0"):
+        cfgmod.validate(cfgmod.with_overrides(Config(), ["optim.nesterov=true"]))
+    cfgmod.validate(cfgmod.with_overrides(Config(), ["optim.name=momentum", "optim.nesterov=true"]))  # its own 0.9

@@ -328,6 +328,8 @@ def validate(config: Config) -> Config:
          "model.hidden and model.channels take widths in 1..65536, model.layers 0 (the model's own) to 64"),
         (0 <= o.momentum < 1, f"optim.momentum must be in [0, 1), got {o.momentum}"),
         (0 <= o.dampening <= 1, f"optim.dampening must be in [0, 1], got {o.dampening}"),
+        (not o.nesterov or o.name == "momentum" or (o.momentum > 0 and o.dampening == 0),
+         "optim.nesterov needs optim.momentum > 0 and optim.dampening = 0"),
         (o.weight_decay >= 0, f"optim.weight_decay must be >= 0, got {o.weight_decay}"),
         (0 <= o.beta1 < 1 and 0 <= o.beta2 < 1, f"optim.beta1 and optim.beta2 must be in [0, 1), got {o.beta1}, {o.beta2}"),
         (o.eps >= 0, f"optim.eps must be >= 0 (0 = the optimizer's default), got {o.eps}"),

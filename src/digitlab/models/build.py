@@ -58,7 +58,7 @@ def traits(cfg: ModelConfig, code: UserCode | None) -> ModelTraits:
         if cfg.input_size and cfg.input_size != spec.input_size:
             raise ConfigError(f"model.input_size {cfg.input_size}: '{cfg.name}' takes {spec.input_size}x"
                               f"{spec.input_size} input (model.input_size is for your own network)")
-        return ModelTraits(spec.input_size, spec.output, True)
+        return ModelTraits(spec.input_size, spec.output, spec.normalize)
     declared = user.traits_of(code)
     size = cfg.input_size or declared["input_size"] or 28
     return ModelTraits(size, declared["output"] or "logits", declared["normalize"] is not False)

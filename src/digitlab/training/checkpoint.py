@@ -188,12 +188,6 @@ def read_resume_header(path: str | os.PathLike) -> tuple[CheckpointInfo, dict[st
     return info, position, recorded
 
 
-def read_resume_position(path: str | os.PathLike) -> dict[str, Any]:
-    """The loader position stored in a resume checkpoint, from the file's header alone."""
-    path = Path(path)
-    return _resume_meta(_header_metadata(path), path)["position"]
-
-
 def load_resume(path: str | os.PathLike, model: nn.Module, optimizer: torch.optim.Optimizer,
                 scheduler: Any, device: torch.device) -> dict[str, Any]:
     """Restore model, optimizer, scheduler and RNG; returns the loader position."""
