@@ -32,6 +32,13 @@ runner = CliRunner()
 def fresh_user_modules(monkeypatch):
     monkeypatch.setattr(user, "_LOADED", {})
     monkeypatch.setattr(user, "_OBJECT_CODES", {})
+    monkeypatch.setattr(user, "_NAMED", set())
+
+
+def forget_user_code():
+    """What a fresh process knows: no user module loaded, no file named by the user."""
+    user._LOADED.clear()
+    user._NAMED.clear()
 
 
 def train_args(idx_dir, net, *extra, name="Network"):
@@ -88,7 +95,7 @@ def test_train_and_every_command_on_the_run(idx_dir, tmp_path):
     assert edited.exit_code == 0 and "has changed since this run was trained" in edited.stderr
     assert json.loads(edited.stdout)["accuracy"] == pytest.approx(summary["best_test_acc"], abs=1e-6)
     net.rename(tmp_path / "elsewhere.py")
-    user._LOADED.clear()
+    forget_user_code()
     moved = runner.invoke(app, ["eval", str(run), "--json", "--data-dir", str(idx_dir)])
     assert moved.exit_code == 0 and "is gone or unreadable" in moved.stderr, moved.output
     assert json.loads(moved.stdout)["accuracy"] == pytest.approx(summary["best_test_acc"], abs=1e-6)
@@ -138,7 +145,7 @@ def test_code_in_a_checkpoint_never_runs_untrusted(idx_dir, tmp_path, monkeypatc
     marker.unlink()
     # somebody else's machine: another trust list, a fresh process
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "other-user"))
-    user._LOADED.clear()
+    forget_user_code()
     png = digit_png(tmp_path / "d.png")
     for args in (["eval", str(run), "--data-dir", str(idx_dir)], ["predict", str(run), str(png)],
                  ["export", str(run), "--format", "onnx", "--out", str(tmp_path / "x.onnx"), "--data-dir", str(idx_dir)],
@@ -153,7 +160,7 @@ def test_code_in_a_checkpoint_never_runs_untrusted(idx_dir, tmp_path, monkeypatc
     assert once.exit_code == 0 and marker.exists(), once.output
     assert not trust.trusted_list()  # --trust-code trusted it for that command only
     assert runner.invoke(app, ["trust", str(run)]).exit_code == 0
-    user._LOADED.clear()
+    forget_user_code()
     assert runner.invoke(app, ["eval", str(run), "--data-dir", str(idx_dir)]).exit_code == 0
     listed = json.loads(runner.invoke(app, ["trust", "--list", "--json"]).stdout)
     assert [e["why"] for e in listed.values()] == ["trusted"]
@@ -168,7 +175,7 @@ def test_serve_refuses_untrusted_code_then_serves_it(idx_dir, tmp_path, monkeypa
     root = tmp_path / "runs"
     assert runner.invoke(app, train_args(idx_dir, net, "--max-steps", "3", "--run-dir", str(root / "mine"))).exit_code == 0
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "other-user"))
-    user._LOADED.clear()
+    forget_user_code()
     client = local_client(create_app(root))
     body = digit_png(tmp_path / "d.png").read_bytes()
     assert [r["run"] for r in client.get("/api/runs").json()["runs"]] == ["mine"]
@@ -208,7 +215,7 @@ def test_python_api_takes_a_class(idx_dir, tmp_path):
     summary = digitlab.train(cfgmod.with_values(base, {"train.epochs": 1}), model=api_net.TinyNet,
                              run_dir=tmp_path / "api")
     assert summary["model_code"]["file"] == api_net.__file__ and summary["model_code"]["name"] == "TinyNet"
-    user._LOADED.clear()
+    forget_user_code()
     model, ckpt = digitlab.load_model(tmp_path / "api")  # rebuilt from the recorded file, trusted when trained
     assert type(model).__name__ == "TinyNet" and ckpt.info.code.sha256 == summary["model_code"]["sha256"]
 
@@ -219,7 +226,7 @@ def test_a_class_typed_in_a_notebook_trains_and_its_checkpoint_says_why_it_canno
     base = cfgmod.with_values(config_for(idx_dir, tmp_path / "unused.py"), {"train.epochs": 1})
     summary = digitlab.train(base, model=namespace["Network"], run_dir=tmp_path / "nb")
     assert summary["final_test_acc"] > 30 and "cannot rebuild it" in summary["model_code"]["missing"]
-    user._LOADED.clear()  # another process
+    forget_user_code()  # another process
     with pytest.raises(digitlab.DigitlabError, match="cannot rebuild it.*digitlab export RUN --format onnx"):
         digitlab.load_model(tmp_path / "nb")
 

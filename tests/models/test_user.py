@@ -28,6 +28,7 @@ def fresh_user_modules(monkeypatch):
     """Each test executes its user files afresh (the process-wide cache is keyed by content)."""
     monkeypatch.setattr(user, "_LOADED", {})
     monkeypatch.setattr(user, "_OBJECT_CODES", {})
+    monkeypatch.setattr(user, "_NAMED", set())
 
 
 def code_of(path, attr="Network", **args):
@@ -128,6 +129,20 @@ def test_recorded_code_is_checked_against_its_sha256(net_file):
     assert UserCode.from_json(raw, "x") == UserCode.from_json(raw, "x")
     with pytest.raises(CheckpointError, match="does not match its sha256"):
         UserCode.from_json({**raw, "text": raw["text"] + "\nimport os\n"}, "ckpt.safetensors")
+
+
+def test_recorded_code_never_runs_untrusted_whatever_the_path(net_file, tmp_path):
+    marker = tmp_path / "ran"
+    code = code_of(net_file(user_nets.writes_a_file(marker)))
+    user._NAMED.clear()  # as in another process: this code now comes from a checkpoint, not a file the user named
+    with pytest.raises(trust.UntrustedCodeError):
+        user.load_callable(code)
+    with pytest.raises(trust.UntrustedCodeError):
+        build.traits(ModelConfig(name=code.ref), code)
+    assert not marker.exists()
+    with trust.allowing(True):
+        user.instantiate(code, 10)
+    assert marker.exists()
 
 
 def test_trust_list_add_remove_and_the_one_command_switch(net_file):

@@ -8,7 +8,8 @@
     check_forward(model, batch, ...)    one batch through it before anything is written: shape, NaN, where it raised
     traits_of(code)                     input_size / normalize / output, as the class (or function) declares them
 
-Whether recorded code may run at all is digitlab.models.trust's decision, made before anything here runs it.
+Whether recorded code may run at all is digitlab.models.trust's decision: load_callable asks it for any code that this
+process did not read from a file the user named, so no path can run a checkpoint's code untrusted.
 Every failure inside the user's code is one UserCodeError naming the user's file and line, never digitlab's.
 """
 
@@ -31,10 +32,12 @@ import torch.nn as nn
 
 from digitlab.contract import OUTPUT_KINDS, UserCode
 from digitlab.errors import ConfigError
+from digitlab.models import trust
 
 PORTING_DOC = "docs/own-network.md"  # the porting table from MindSpore's nn.Cell to PyTorch's nn.Module
 _LOADED: dict[str, Callable[..., Any]] = {}  # key (sha256, or id for sourceless objects) -> class / factory
 _OBJECT_CODES: dict[str, UserCode] = {}  # ref -> the code of an object handed to digitlab.train in this process
+_NAMED: set[str] = set()  # sha256 of code this process read from a file the user named (theirs to run)
 
 
 class UserCodeError(ConfigError):
@@ -73,8 +76,10 @@ def read_code(ref: str, args: dict[str, Any]) -> UserCode:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"--model {ref}: cannot read {path} ({getattr(exc, 'strerror', None) or exc})") from None
-    return UserCode(ref=ref, attr=attr, file=str(path.resolve()), package=package, text=text,
+    code = UserCode(ref=ref, attr=attr, file=str(path.resolve()), package=package, text=text,
                     sha256=hashlib.sha256(text.encode()).hexdigest(), args=dict(args))
+    _NAMED.add(code.sha256)
+    return code
 
 
 def code_for_object(obj: Callable[..., Any], args: dict[str, Any]) -> UserCode:
@@ -139,6 +144,8 @@ def load_callable(code: UserCode) -> Callable[..., Any]:
         return _LOADED[key]
     if not code.text:
         raise UserCodeError(f"{code.display}: {code.missing or 'no source recorded'}")
+    if code.sha256 not in _NAMED:  # recorded code (from a checkpoint): somebody else's program until trusted
+        trust.require(code, code.display)
     filename = _filename(code)
     if _mindspore_imports(code.text, filename):
         raise UserCodeError(f"{code.display.rsplit(':', 1)[0]} imports mindspore: digitlab trains PyTorch modules; port "
