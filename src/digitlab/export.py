@@ -27,6 +27,8 @@ from digitlab.evaluate import data_source
 from digitlab.inference import load_model
 from digitlab.interop import mindspore_export
 from digitlab.io import atomic_save, write_json
+from digitlab.runs import weights_path
+from digitlab.training.checkpoint import read_info
 
 TOLERANCE = 1e-4
 
@@ -99,9 +101,9 @@ def export_model(target: str | os.PathLike, fmt: str, out: str | os.PathLike, n_
     out = Path(out)
     if out.exists() and not force:
         raise ConfigError(f"--out {out}: file exists; choose another name or add --force to replace it")
+    if form.accept is not None:  # from the header, before the weights load: a model of your own is refused here too
+        form.accept(read_info(weights_path(target)))
     model, ckpt = load_model(target, "cpu")
-    if form.accept is not None:
-        form.accept(ckpt.info)
     pre = ckpt.info.preprocessing
     size = pre.input_size
     # check on real test images when we can find them; the sample (MNIST digits) otherwise

@@ -113,6 +113,14 @@ def test_models_without_a_counterpart_are_refused_in_one_line(name, tmp_path):
     assert not list(tmp_path.glob("m.ckpt*"))
 
 
+def test_a_model_of_your_own_is_refused_naming_the_exportable_ones(tmp_path):
+    """A checkpoint whose model this digitlab does not even know gets the same line, read from its header."""
+    torch.manual_seed(0)
+    path = save_weights(tmp_path / "own.safetensors", get_model("mlp"), replace(make_info("mlp"), model="my-net"))
+    with pytest.raises(ConfigError, match=r"model 'my-net' has no MindSpore counterpart; exportable: mlp \(seed 000"):
+        export_model(path, "mindspore", tmp_path / "m.ckpt")
+
+
 def test_a_run_with_other_than_ten_classes_is_refused(tmp_path):
     ckpt, _ = checkpoint(tmp_path, "mlp", num_classes=4)
     with pytest.raises(ConfigError, match="has 4 classes but the seed's Network has 10 outputs"):
