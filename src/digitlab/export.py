@@ -149,4 +149,5 @@ def export_model(target: str | os.PathLike, fmt: str, out: str | os.PathLike, n_
         meta[fmt] = form.sidecar(ckpt.info, model, out.name)
     write_json(sidecar, meta)
     return {"path": str(out), "format": fmt, "sidecar": str(sidecar), "checked": len(labels),
-            "top1_agreement": agreement, "max_abs_diff": diff, "data": ds.provenance(), fmt: meta.get(fmt)}
+            "top1_agreement": agreement, "max_abs_diff": diff, "data": ds.provenance(),
+            **({fmt: meta[fmt]} if fmt in meta else {})}
