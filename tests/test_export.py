@@ -45,7 +45,7 @@ def test_export_never_overwrites_and_cli(tmp_path, idx_dir):
     result = runner.invoke(app, ["export", str(ckpt), "--format", "onnx", "--out", str(out), "--data-dir", str(idx_dir)])
     assert result.exit_code != 0 and "exists" in result.stderr and out.read_text() == "keep me"
     bad = runner.invoke(app, ["export", str(ckpt), "--format", "tflite", "--out", str(tmp_path / "x")])
-    assert bad.exit_code != 0 and "onnx or torchscript" in bad.stderr
+    assert bad.exit_code != 0 and "onnx, torchscript or mindspore" in bad.stderr
     ok = runner.invoke(app, ["export", str(ckpt), "--format", "onnx", "--out", str(out), "--data-dir", str(idx_dir),
                              "--force", "--check", "20", "--json"])
     assert ok.exit_code == 0, ok.output

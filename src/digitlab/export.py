@@ -1,27 +1,35 @@
-"""Export a trained model to ONNX or TorchScript, checked against PyTorch before it is kept.
+"""Export a trained model to ONNX, TorchScript or a MindSpore .ckpt, checked before it is kept (FORMATS).
 
 The exported file takes a normalized (B, 1, S, S) float32 batch (dynamic B) and returns the model's raw
 outputs. A JSON file beside it records the preprocessing (mean/std, input size, resize, classes) so any
 runtime can feed it correctly. The export is written to a temporary file, checked on 1,000 test images
-(same top-1 as PyTorch, outputs within 1e-4; ONNX through onnxruntime), and only then renamed into place.
+(same top-1 as PyTorch, outputs within 1e-4; ONNX through onnxruntime; a .ckpt is read back as import-mindspore
+reads it, every weight bit-identical), and only then renamed into place. A .ckpt is written only for the models
+with a network in the seeds (interop/mindspore_export.py), and its JSON adds how the seed's own code loads and
+feeds it.
 """
 
 from __future__ import annotations
 
 import os
 import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from digitlab.contract import CheckpointInfo
 from digitlab.data.sources import load_dataset
 from digitlab.errors import ConfigError, DigitlabError
 from digitlab.evaluate import data_source
 from digitlab.inference import load_model
+from digitlab.interop import mindspore_export
 from digitlab.io import atomic_save, write_json
+from digitlab.runs import weights_path
+from digitlab.training.checkpoint import read_info
 
-FORMATS = ("onnx", "torchscript")
 TOLERANCE = 1e-4
 
 
@@ -65,14 +73,36 @@ def _run_torchscript(path: Path, x: np.ndarray) -> np.ndarray:
         return loaded(torch.from_numpy(x)).numpy()
 
 
+@dataclass(frozen=True)
+class Format:
+    """How one format is written (export(model, example, tmp)), run for the check (run(path, x, model) -> outputs),
+    which models it takes (accept(info) raises a one-line error, before any data is read), and what its JSON adds."""
+
+    export: Callable[[torch.nn.Module, torch.Tensor, Path], None]
+    run: Callable[[Path, np.ndarray, torch.nn.Module], np.ndarray]
+    accept: Callable[[CheckpointInfo], object] | None = None
+    sidecar: Callable[[CheckpointInfo, torch.nn.Module, str], dict] | None = None
+
+
+FORMATS: dict[str, Format] = {
+    "onnx": Format(_export_onnx, lambda path, x, model: _run_onnx(path, x)),
+    "torchscript": Format(_export_torchscript, lambda path, x, model: _run_torchscript(path, x)),
+    "mindspore": Format(mindspore_export.write_mindspore, mindspore_export.run_mindspore,
+                        mindspore_export.counterpart_for, mindspore_export.mindspore_sidecar),
+}
+
+
 def export_model(target: str | os.PathLike, fmt: str, out: str | os.PathLike, n_check: int = 1000,
                  data_dir: str | os.PathLike | None = None, force: bool = False) -> dict:
     """Export, verify, keep. Returns {"path", "format", "checked", "top1_agreement", "max_abs_diff", ...}."""
     if fmt not in FORMATS:
-        raise ConfigError(f"--format {fmt}: choose {' or '.join(FORMATS)}")
+        raise ConfigError(f"--format {fmt}: choose {', '.join(list(FORMATS)[:-1])} or {list(FORMATS)[-1]}")
+    form = FORMATS[fmt]
     out = Path(out)
     if out.exists() and not force:
         raise ConfigError(f"--out {out}: file exists; choose another name or add --force to replace it")
+    if form.accept is not None:  # from the header, before the weights load: a model of your own is refused here too
+        form.accept(read_info(weights_path(target)))
     model, ckpt = load_model(target, "cpu")
     pre = ckpt.info.preprocessing
     size = pre.input_size
@@ -82,13 +112,12 @@ def export_model(target: str | os.PathLike, fmt: str, out: str | os.PathLike, n_
     x = pre.model_input(images, "cpu")
     with torch.inference_mode():
         reference = model(x).numpy()
-    exporter, runner = ((_export_onnx, _run_onnx) if fmt == "onnx" else (_export_torchscript, _run_torchscript))
     checked: dict[str, float] = {}
 
     def export_and_check(tmp: Path) -> None:
         """Runs on the temporary file; raising here leaves nothing under the real name."""
-        exporter(model, torch.zeros(1, 1, size, size), tmp)
-        got = runner(tmp, x.numpy())
+        form.export(model, torch.zeros(1, 1, size, size), tmp)
+        got = form.run(tmp, x.numpy(), model)
         checked["agreement"] = float((got.argmax(1) == reference.argmax(1)).mean())
         checked["diff"] = float(np.abs(got - reference).max())
         if checked["agreement"] < 1.0 or checked["diff"] > TOLERANCE:
@@ -116,6 +145,9 @@ def export_model(target: str | os.PathLike, fmt: str, out: str | os.PathLike, n_
         "checked": {"images": len(labels), "dataset": ds.name, "top1_agreement": agreement, "max_abs_diff": diff},
         "source_checkpoint": str(ckpt.path),
     }
+    if form.sidecar is not None:
+        meta[fmt] = form.sidecar(ckpt.info, model, out.name)
     write_json(sidecar, meta)
     return {"path": str(out), "format": fmt, "sidecar": str(sidecar), "checked": len(labels),
-            "top1_agreement": agreement, "max_abs_diff": diff, "data": ds.provenance()}
+            "top1_agreement": agreement, "max_abs_diff": diff, "data": ds.provenance(),
+            **({fmt: meta[fmt]} if fmt in meta else {})}

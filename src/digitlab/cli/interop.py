@@ -37,7 +37,8 @@ def import_mindspore_cmd(
 @handle_errors
 def export_cmd(
     target: Path = typer.Argument(..., help="A run folder or a .safetensors checkpoint."),
-    fmt: str = typer.Option(..., "--format", help="onnx or torchscript"),
+    fmt: str = typer.Option(..., "--format", help=(
+        "onnx, torchscript or mindspore (a .ckpt for the seeds' own MindSpore networks: mlp, mlp-deep, lenet5)")),
     out_file: Path = typer.Option(..., "--out", help="The file to write (a .json with preprocessing goes beside it)."),
     n_check: int = typer.Option(1000, "--check", min=1, help="Test images to compare against PyTorch."),
     data_dir: Path | None = typer.Option(None, "--data-dir", help=DATA_DIR_HELP),
@@ -45,7 +46,8 @@ def export_cmd(
     as_json: bool = typer.Option(False, "--json"),
     trust_code: bool = typer.Option(False, "--trust-code", help=TRUST_CODE_HELP),
 ) -> None:
-    """Export to ONNX or TorchScript (dynamic batch), verified against PyTorch before it is kept."""
+    """Export to ONNX or TorchScript (dynamic batch), or a MindSpore .ckpt for mlp, mlp-deep and lenet5; verified
+    before it is kept."""
     from digitlab.export import export_model
 
     result = export_model(target, fmt, out_file, n_check, data_dir, force)
@@ -55,6 +57,9 @@ def export_cmd(
         return
     out.print(f"wrote {result['path']} ({fmt}); checked on {result['checked']} test images: top-1 agreement "
               f"{result['top1_agreement']:.2%}, max |diff| {result['max_abs_diff']:.1e}")
+    loads_into = (result.get(fmt) or {}).get("cell")
+    if loads_into:
+        out.print(f"loads into {result[fmt]['seed']}'s {loads_into}: mindspore.load_checkpoint + load_param_into_net")
     out.print(f"preprocessing: {result['sidecar']}")
 
 

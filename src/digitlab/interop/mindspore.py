@@ -1,12 +1,7 @@
 """Read MindSpore .ckpt files without MindSpore, and turn one into a digitlab run.
 
-A .ckpt written by mindspore.save_checkpoint is one protobuf message (checkpoint.proto):
-
-    message Checkpoint  { repeated Value value = 1; }
-    message Value       { string tag = 1; TensorProto tensor = 2; ... }
-    message TensorProto { repeated int64 dims = 1; string tensor_type = 2; bytes tensor_content = 3; }
-
-tensor_content is the raw little-endian array. Dense weights are (out, in) and Conv2d weights
+The file format (read and written by hand) is interop/ckpt.py's; the models that have a MindSpore counterpart
+are interop/counterparts.py's registry. Dense weights are (out, in) and Conv2d weights
 (out, in, kh, kw), as in torch, so parameters map by name; MindSpore's own names for the seeds' networks
 (`dense_relu_sequential.0.weight`, `conv1.weight`, `fc1.bias`, ...) are digitlab's names already.
 Optimizer slots (`moments.*`, `learning_rate`, `global_step`, ...) are reported as unmapped. With no model named,
@@ -28,131 +23,16 @@ from digitlab import runs
 from digitlab.contract import CheckpointInfo, Preprocessing
 from digitlab.data.catalog import get_spec
 from digitlab.errors import CheckpointError, ConfigError
+from digitlab.interop.ckpt import read_ckpt, write_ckpt  # noqa: F401 (write_ckpt: this module's API too)
+from digitlab.interop.counterparts import COUNTERPARTS
 from digitlab.io import atomic_write, write_json
 from digitlab.models import get_model, model_spec
 from digitlab.training.checkpoint import save_weights
 
-DTYPES = {
-    "Float32": np.float32, "Float16": np.float16, "Float64": np.float64, "Int8": np.int8, "Int16": np.int16,
-    "Int32": np.int32, "Int64": np.int64, "UInt8": np.uint8, "Bool": np.bool_,
-}
 # MindSpore wraps networks in cells whose names prefix the parameters (WithLossCell, TrainOneStepCell, ...)
 PREFIXES = ("network.", "_backbone.", "backbone.", "net.", "model.")
 # which digitlab recipe each importable model's preprocessing and config come from
-RECIPE_FOR_MODEL = {"mlp": "quickstart", "mlp-deep": "quickstart-deep", "lenet5": "lenet5"}
-
-
-def _varint(buf: bytes, pos: int) -> tuple[int, int]:
-    result = shift = 0
-    while True:
-        if pos >= len(buf):
-            raise ValueError("truncated varint")
-        byte = buf[pos]
-        pos += 1
-        result |= (byte & 0x7F) << shift
-        if not byte & 0x80:
-            return result, pos
-        shift += 7
-        if shift > 70:
-            raise ValueError("varint too long")
-
-
-def _fields(buf: bytes):
-    """Yield (field number, wire type, value) of a protobuf message; value is int or bytes."""
-    pos = 0
-    while pos < len(buf):
-        key, pos = _varint(buf, pos)
-        number, wire = key >> 3, key & 7
-        if wire == 0:
-            value, pos = _varint(buf, pos)
-        elif wire == 2:
-            length, pos = _varint(buf, pos)
-            if pos + length > len(buf):
-                raise ValueError("truncated field")
-            value, pos = buf[pos : pos + length], pos + length
-        elif wire == 1:
-            value, pos = buf[pos : pos + 8], pos + 8
-        elif wire == 5:
-            value, pos = buf[pos : pos + 4], pos + 4
-        else:
-            raise ValueError(f"unsupported wire type {wire}")
-        yield number, wire, value
-
-
-def _tensor(buf: bytes, tag: str) -> np.ndarray:
-    dims: list[int] = []
-    dtype, content = "Float32", b""
-    for number, wire, value in _fields(buf):
-        if number == 1 and wire == 0:
-            dims.append(value)
-        elif number == 1 and wire == 2:  # packed repeated int64
-            p = 0
-            while p < len(value):
-                d, p = _varint(value, p)
-                dims.append(d)
-        elif number == 2:
-            dtype = value.decode()
-        elif number == 3:
-            content = value
-    if dtype not in DTYPES:
-        raise ValueError(f"tensor {tag}: unsupported type {dtype}")
-    array = np.frombuffer(content, dtype=np.dtype(DTYPES[dtype]).newbyteorder("<"))
-    expected = int(np.prod(dims)) if dims else 1
-    if array.size != expected:
-        raise ValueError(f"tensor {tag}: {array.size} values for shape {dims}")
-    return array.reshape(dims).copy()
-
-
-def read_ckpt(path: str | os.PathLike) -> dict[str, np.ndarray]:
-    """Every parameter of a MindSpore checkpoint, by name."""
-    path = Path(path)
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise CheckpointError(f"{path}: file not found") from None
-    out: dict[str, np.ndarray] = {}
-    try:
-        for number, wire, value in _fields(data):
-            if number != 1 or wire != 2:
-                continue
-            tag, tensor = "", None
-            for n2, _, v2 in _fields(value):
-                if n2 == 1:
-                    tag = v2.decode()
-                elif n2 == 2:
-                    tensor = v2
-            if tag and tensor is not None:
-                out[tag] = _tensor(tensor, tag)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise CheckpointError(f"{path}: not a MindSpore checkpoint, or damaged ({exc})") from None
-    if not out:
-        raise CheckpointError(f"{path}: no parameters found; is this a MindSpore .ckpt file?")
-    return out
-
-
-def write_ckpt(path: str | os.PathLike, params: dict[str, np.ndarray]) -> Path:
-    """Write parameters in MindSpore's checkpoint format (for tests and round trips)."""
-    names = {np.dtype(v): k for k, v in DTYPES.items()}
-
-    def varint(n: int) -> bytes:
-        out = bytearray()
-        while True:
-            b = n & 0x7F
-            n >>= 7
-            out.append(b | (0x80 if n else 0))
-            if not n:
-                return bytes(out)
-
-    def field(number: int, payload: bytes) -> bytes:
-        return varint(number << 3 | 2) + varint(len(payload)) + payload
-
-    body = b""
-    for tag, array in params.items():
-        array = np.ascontiguousarray(array)
-        tensor = b"".join(varint(1 << 3) + varint(d) for d in array.shape)
-        tensor += field(2, names[array.dtype].encode()) + field(3, array.astype(array.dtype.newbyteorder("<")).tobytes())
-        body += field(1, field(1, tag.encode()) + field(2, tensor))
-    return atomic_write(path, body)
+RECIPE_FOR_MODEL = {c.model: c.recipe for c in COUNTERPARTS.values()}
 
 
 @dataclass

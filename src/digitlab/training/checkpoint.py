@@ -75,6 +75,10 @@ class Checkpoint:
         return self.info.model
 
 
+NOT_DIGITLAB = ("a safetensors file without digitlab metadata (no model name inside); use a checkpoint written by "
+                "digitlab train, or digitlab import-mindspore for MindSpore files")
+
+
 def _info(meta: dict[str, str], path: Path) -> CheckpointInfo:
     try:
         raw = json.loads(meta["digitlab"])
@@ -91,11 +95,18 @@ def read_weights(path: str | os.PathLike) -> Checkpoint:
         state = {k[6:]: v for k, v in tensors.items() if k.startswith("model.")}
         return Checkpoint(path, state, _info(meta, path), kind="resume")
     if meta.get("format") != FORMAT or "digitlab" not in meta:
-        raise CheckpointError(
-            f"{path}: a safetensors file without digitlab metadata (no model name inside); "
-            "use a checkpoint written by digitlab train, or digitlab import-mindspore for MindSpore files"
-        )
+        raise CheckpointError(f"{path}: {NOT_DIGITLAB}")
     return Checkpoint(path, tensors, _info(meta, path))
+
+
+def read_info(path: str | os.PathLike) -> CheckpointInfo:
+    """A weights or resume checkpoint's CheckpointInfo from its header alone (no tensors are loaded): what a command
+    checks (the model's name, say) before it loads anything."""
+    path = Path(path)
+    meta = _header_metadata(path)
+    if meta.get("format") not in (FORMAT, RESUME_FORMAT) or "digitlab" not in meta:
+        raise CheckpointError(f"{path}: {NOT_DIGITLAB}")
+    return _info(meta, path)
 
 
 def load_state_checked(model: nn.Module, state: dict[str, torch.Tensor], source: str) -> None:
