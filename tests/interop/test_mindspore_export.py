@@ -121,6 +121,17 @@ def test_a_model_of_your_own_is_refused_naming_the_exportable_ones(tmp_path):
         export_model(path, "mindspore", tmp_path / "m.ckpt")
 
 
+def test_a_run_with_its_own_architecture_settings_is_refused(tmp_path):
+    from digitlab import config as cfgmod
+
+    info = make_info("mlp")
+    info = replace(info, config=cfgmod.with_overrides(info.config, ["model.hidden=[256]"]))
+    path = save_weights(tmp_path / "narrow.safetensors", get_model("mlp", hidden=(256,)), info)
+    with pytest.raises(ConfigError, match=r"has model.hidden=\[256\], so its parameters do not fit the seed's Network"):
+        export_model(path, "mindspore", tmp_path / "m.ckpt")
+    assert not (tmp_path / "m.ckpt").exists()
+
+
 def test_a_run_with_other_than_ten_classes_is_refused(tmp_path):
     ckpt, _ = checkpoint(tmp_path, "mlp", num_classes=4)
     with pytest.raises(ConfigError, match="has 4 classes but the seed's Network has 10 outputs"):

@@ -29,6 +29,15 @@ def counterpart_for(info: CheckpointInfo) -> Counterpart:
     if counterpart is None:
         raise ConfigError(f"--format mindspore: model '{info.model}' has no MindSpore counterpart; exportable: "
                           f"{exportable()} ({WHY})")
+    changed = {k: v for k in ("hidden", "channels", "layers") if (v := getattr(info.config.model, k))}
+    from digitlab.models import model_spec
+
+    defaults = {st.key: st.default for st in model_spec(info.model).settings}
+    changed = {k: v for k, v in changed.items() if v != defaults.get(k)}
+    if changed:
+        shown = ", ".join(f"model.{k}={list(v) if isinstance(v, tuple) else v}" for k, v in changed.items())
+        raise ConfigError(f"--format mindspore: this {info.model} run has {shown}, so its parameters do not fit the "
+                          f"seed's {counterpart.cell}; export a run trained with the model's own architecture")
     if info.num_classes != counterpart.num_classes:
         raise ConfigError(f"--format mindspore: this {info.model} run has {info.num_classes} classes but the seed's "
                           f"{counterpart.cell} has {counterpart.num_classes} outputs, so its last layer would not "
