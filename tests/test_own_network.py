@@ -117,7 +117,7 @@ def test_factory_with_its_own_input_size(idx_dir, tmp_path):
     (user_nets.IMPORT_ERROR, ["my_net.py:1", "No module named 'no_such_module_for_digitlab_tests'"]),
     (user_nets.MINDSPORE, ["imports mindspore", "docs/own-network.md"]),
     (user_nets.SHAPE_BUG, ["my_net.py:9 in forward", "RuntimeError"]),
-    (user_nets.WRONG_OUTPUT, ["forward returns (8, 5)", "it must return (8, 10)"]),
+    (user_nets.WRONG_OUTPUT, ["forward returns (32, 5)", "it must return (32, 10)"]),
     (user_nets.NO_PARAMETERS, ["no parameters"]),
     (user_nets.NAN_OUTPUT, ["NaN or inf on the first batch"]),
 ])
@@ -270,3 +270,163 @@ def test_torchrun_two_processes_train_a_user_network_like_one(idx_dir, tmp_path)
     assert a.keys() == b.keys()
     for k in a:
         assert np.allclose(a[k].numpy(), b[k].numpy(), atol=1e-5, rtol=1e-4), k
+
+
+# ------------------------------------------------------------------------------------------- crafted run folders
+def rewrite_all(run, change):
+    """Rewrite the digitlab metadata of every checkpoint in a run through `change(info) -> info`."""
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    for path in (run / "checkpoints").glob("*.safetensors"):
+        with safe_open(str(path), "pt") as fh:
+            meta, tensors = fh.metadata(), {k: fh.get_tensor(k) for k in fh.keys()}  # noqa: SIM118
+        meta["digitlab"] = json.dumps(change(json.loads(meta["digitlab"])))
+        save_file(tensors, str(path), metadata=meta)
+
+
+def stopped_run(idx_dir, tmp_path, text, name="run"):
+    net = tmp_path / f"{name}_net.py"
+    net.write_text(text)
+    run = tmp_path / name
+    assert runner.invoke(app, train_args(idx_dir, net, "--max-steps", "3", "--run-dir", str(run))).exit_code == 0
+    return net, run
+
+
+def test_resume_never_runs_a_file_the_run_folder_names(idx_dir, tmp_path):
+    _, run = stopped_run(idx_dir, tmp_path, user_nets.CLASS)
+    marker = tmp_path / "ran"
+    evil = tmp_path / "evil.py"
+    evil.write_text(user_nets.writes_a_file(marker))
+
+    def no_code(info):
+        info.pop("code")
+        info["model"] = info["config"]["model"]["name"] = f"{evil}:Network"
+        return info
+
+    rewrite_all(run, no_code)
+    toml = run / "config.toml"
+    toml.write_text(toml.read_text().replace(str(tmp_path / "run_net.py"), str(evil)))
+    forget_user_code()
+    result = runner.invoke(app, ["train", "--resume", str(run), "--epochs", "2"])
+    one_error_line(result, "records no code", "refusing to run a file a run folder names")
+    assert not marker.exists()
+
+
+def test_resume_after_the_file_moved_and_from_another_folder(idx_dir, tmp_path, monkeypatch):
+    net, run = stopped_run(idx_dir, tmp_path, user_nets.CLASS)
+    net.rename(tmp_path / "moved.py")
+    monkeypatch.chdir(tmp_path / "run")
+    forget_user_code()
+    result = runner.invoke(app, ["train", "--resume", str(run), "--epochs", "1"])
+    assert result.exit_code == 0, result.output
+    assert "is gone or unreadable" in result.output
+
+
+def test_a_recorded_folder_is_never_put_on_the_import_path(idx_dir, tmp_path):
+    net = tmp_path / "mine" / "net.py"
+    net.parent.mkdir()
+    (net.parent / "blocks_dl_test.py").write_text("import torch.nn as nn\nACT = nn.ReLU\n")
+    net.write_text(user_nets.CLASS.replace("import torch.nn as nn", "import torch.nn as nn\nfrom blocks_dl_test import ACT")
+                   .replace("nn.ReLU()", "ACT()"))
+    run = tmp_path / "run"
+    assert runner.invoke(app, train_args(idx_dir, net, "--max-steps", "3", "--run-dir", str(run))).exit_code == 0
+    attacker = tmp_path / "attacker"
+    attacker.mkdir()
+    marker = tmp_path / "ran"
+    (attacker / "blocks_dl_test.py").write_text(f"open({str(marker)!r}, 'w').write('x')\nimport torch.nn as nn\n"
+                                                "ACT = nn.Tanh\n")
+
+    def moved(info):
+        info["code"]["file"] = str(attacker / "net.py")
+        return info
+
+    rewrite_all(run, moved)
+    forget_user_code()
+    result = runner.invoke(app, ["eval", str(run), "--data-dir", str(idx_dir)])
+    assert not marker.exists()  # trusted code, but the attacker's folder is not the one the trust list recorded
+    assert result.exit_code != 0 and "No module named 'blocks_dl_test'" in result.stderr
+
+
+def test_sibling_modules_of_two_runs_do_not_mix_in_one_process(idx_dir, tmp_path):
+    runs_ = []
+    for act in ("ReLU", "Tanh"):
+        folder = tmp_path / act
+        folder.mkdir()
+        (folder / "blocks_mix.py").write_text(f"import torch.nn as nn\nACT = nn.{act}\n")
+        net = folder / "net.py"
+        net.write_text(user_nets.CLASS.replace("import torch.nn as nn", "import torch.nn as nn\nfrom blocks_mix import ACT")
+                       .replace("nn.ReLU()", "ACT()"))
+        run = tmp_path / f"run-{act}"
+        assert runner.invoke(app, train_args(idx_dir, net, "--max-steps", "2", "--run-dir", str(run))).exit_code == 0
+        runs_.append(run)
+    forget_user_code()
+    models = [digitlab.load_model(run)[0] for run in runs_]
+    assert [type(m.dense_relu_sequential[1]).__name__ for m in models] == ["ReLU", "Tanh"]
+
+
+def test_trust_show_escapes_what_would_hide_a_line(idx_dir, tmp_path):
+    _, run = stopped_run(idx_dir, tmp_path, user_nets.CLASS.replace(
+        "import torch.nn as nn", "import torch.nn as nn  # \x1b[2K\x1b[1G# the quick start's Network"))
+    shown = runner.invoke(app, ["trust", str(run), "--show"])
+    assert shown.exit_code == 0 and "\x1b" not in shown.stdout and "\\x1b[2K" in shown.stdout
+
+
+def test_a_damaged_trust_list_is_not_overwritten(tmp_path):
+    from digitlab.contract import UserCode
+
+    trust.trust_file().parent.mkdir(parents=True)
+    trust.trust_file().write_text('{"abc": {"ref": "x"')  # cut short
+    code = UserCode(ref="a.py:N", attr="N", file="", package="", text="x", sha256="0" * 64)
+    with pytest.raises(digitlab.DigitlabError, match="the trust list is damaged"):
+        trust.add(code, "trusted")
+    assert trust.trust_file().read_text() == '{"abc": {"ref": "x"' and not trust.is_trusted(code)
+
+
+def test_the_first_batch_is_of_the_runs_batch_size(idx_dir, tmp_path, isolated_env):
+    net = tmp_path / "my_net.py"
+    net.write_text(user_nets.CLASS.replace("return self.dense_relu_sequential(self.flatten(x))",
+                                           "return self.dense_relu_sequential(x.reshape(8, -1))"))
+    result = runner.invoke(app, train_args(idx_dir, net, "--name", "eight"))  # batch 32: fails on the first batch
+    one_error_line(result, "my_net.py:14 in forward", "running a batch of shape (32, 1, 28, 28)")
+    assert not (isolated_env / "runs" / "eight").exists() and not trust.trusted_list()
+
+
+def test_nothing_is_trusted_when_the_run_folder_is_refused(idx_dir, tmp_path):
+    net = tmp_path / "my_net.py"
+    net.write_text(user_nets.CLASS)
+    taken = tmp_path / "taken"
+    taken.mkdir()
+    (taken / "something").write_text("mine")
+    result = runner.invoke(app, train_args(idx_dir, net, "--run-dir", str(taken)))
+    one_error_line(result, "folder exists and is not empty")
+    assert not trust.trusted_list()
+
+
+def test_a_class_edited_after_its_import_is_not_recorded_as_its_file(tmp_path, monkeypatch):
+    import importlib
+    import time
+
+    (tmp_path / "edited_net_dl.py").write_text(user_nets.CLASS)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    module = importlib.import_module("edited_net_dl")
+    time.sleep(1.1)  # a later mtime
+    (tmp_path / "edited_net_dl.py").write_text(user_nets.CLASS.replace("hidden=32", "hidden=64"))
+    code = user.code_for_object(module.Network, {})
+    assert not code.text and "was edited after Network was imported" in code.missing
+
+
+def test_a_class_from_a_package_rebuilds_with_its_relative_imports(idx_dir, tmp_path, monkeypatch):
+    pkg = tmp_path / "dlpkg_rel"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "blocks.py").write_text("import torch.nn as nn\nACT = nn.ReLU\n")
+    (pkg / "nets.py").write_text(user_nets.CLASS.replace("import torch.nn as nn", "import torch.nn as nn\n\nfrom .blocks import ACT"))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    from dlpkg_rel import nets
+
+    base = cfgmod.with_values(config_for(idx_dir, tmp_path / "unused.py"), {"train.epochs": 1, "train.max_steps": 2})
+    digitlab.train(base, model=nets.Network, run_dir=tmp_path / "pkg")
+    forget_user_code()
+    model, ckpt = digitlab.load_model(tmp_path / "pkg")
+    assert ckpt.info.code.package == "dlpkg_rel" and type(model).__name__ == "Network"

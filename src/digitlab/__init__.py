@@ -54,10 +54,13 @@ def resume(run_dir, **kwargs):
     return _resume(run_dir, **kwargs)
 
 
-def evaluate(target, **kwargs):
+def evaluate(target, trust_code=False, **kwargs):
+    """See digitlab.evaluate.evaluate; trust_code=True runs a checkpoint's recorded model code not on your trust list."""
     from digitlab.evaluate import evaluate as _evaluate
+    from digitlab.models.trust import allowing
 
-    return _evaluate(target, **kwargs)
+    with allowing(trust_code):
+        return _evaluate(target, **kwargs)
 
 
 def load_model(target, device="cpu", trust_code=False):

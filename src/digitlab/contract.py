@@ -109,8 +109,9 @@ class UserCode:
 
     @property
     def display(self) -> str:
-        """How messages name it: 'my_net.py:Network'."""
-        return f"{self.file.replace(chr(92), '/').rsplit('/', 1)[-1] or self.ref.rsplit(':', 1)[0]}:{self.attr}"
+        """How messages name it: 'my_net.py:Network' (control characters escaped: a checkpoint chooses these)."""
+        shown = f"{self.file.replace(chr(92), '/').rsplit('/', 1)[-1] or self.ref.rsplit(':', 1)[0]}:{self.attr}"
+        return "".join(ch if ch.isprintable() else f"\\x{ord(ch) % 256:02x}" for ch in shown)
 
     def to_json(self) -> dict[str, Any]:
         return {"ref": self.ref, "attr": self.attr, "file": self.file, "package": self.package, "text": self.text,

@@ -24,6 +24,7 @@ def trust_cmd(
     """Trust the Python code recorded in a run's checkpoint, so eval, predict, serve, export and --resume run it."""
     from digitlab import runs
     from digitlab.models import trust
+    from digitlab.models.user import printable
     from digitlab.training.checkpoint import read_weights
 
     if list_all or remove:
@@ -42,7 +43,7 @@ def trust_cmd(
             return
         table = Table("sha256", "code", "added", "why", title=str(trust.trust_file()))
         for sha, e in entries.items():
-            table.add_row(sha[:16], str(e.get("ref", "")), str(e.get("added", "")), str(e.get("why", "")))
+            table.add_row(sha[:16], printable(str(e.get("ref", ""))), str(e.get("added", "")), str(e.get("why", "")))
         out.print(table)
         return
     if target is None:
@@ -56,11 +57,11 @@ def trust_cmd(
         raise DigitlabError(f"{ckpt.path}: {code.missing}")
     if as_json:
         print_json({**code.to_json(), "trusted": trust.is_trusted(code)})
-    elif show:
-        out.print(f"# {code.display}  sha256 {code.sha256}  arguments {code.args}  (from {code.file})")
-        out.print(code.text, end="" if code.text.endswith("\n") else "\n")
+    elif show:  # control characters escaped: an ESC sequence in a comment could otherwise hide a line of code
+        out.print(printable(f"# {code.display}  sha256 {code.sha256}  arguments {code.args}  (from {code.file})"))
+        out.print(printable(code.text), end="" if code.text.endswith("\n") else "\n")
     if show or as_json:
         return
     added = trust.add(code, "trusted")
     out.print(f"{'trusted' if added else 'already trusted'}: {code.display} (sha256 {code.sha256}); "
-              f"list: {trust.trust_file()}")
+              f"list: {trust.trust_file()}; modules it imports from its folder are not covered: read those too")

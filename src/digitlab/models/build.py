@@ -33,11 +33,15 @@ class ModelTraits:
     normalize: bool  # whether the model wants the dataset's mean/std normalization (and data.normalize agrees)
 
 
-def source_code(cfg: ModelConfig, obj: Callable[..., Any] | None = None) -> UserCode | None:
-    """The user's code for this config: `obj` (digitlab.train(config, model=obj)), a "file.py:Name" model.name, or
-    None for a registry model (whose name and settings are then checked here)."""
+def source_code(cfg: ModelConfig, obj: Callable[..., Any] | None = None,
+                recorded: UserCode | None = None) -> UserCode | None:
+    """The user's code for this config: `obj` (digitlab.train(config, model=obj)), the code a checkpoint `recorded`
+    (a resumed run: the file on disk is never read for it), a "file.py:Name" model.name, or None for a registry model
+    (whose name and settings are then checked here)."""
     if obj is not None:
         return user.code_for_object(obj, cfg.args)
+    if recorded is not None:
+        return recorded
     if user.is_user_ref(cfg.name):
         return user.read_code(cfg.name, cfg.args)
     if cfg.name.endswith(".py"):

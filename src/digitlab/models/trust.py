@@ -6,7 +6,8 @@ when its sha256 is in this user's trust list, or the command was given `--trust-
 sha256 to the list when this user trains with it, and when they run `digitlab trust RUN`.
 
 The list is a JSON file, $XDG_CONFIG_HOME/digitlab/trusted-code.json (default ~/.config/digitlab/), written
-atomically: {sha256: {"ref": ..., "file": ..., "added": ISO time, "why": "trained" | "trusted"}}.
+atomically: {sha256: {"ref": ..., "file": ..., "files": [every path it was trusted at], "added": ISO time,
+"why": "trained" | "trusted"}}. The folders of those files are the only ones whose modules the code may import.
 """
 
 from __future__ import annotations
@@ -37,13 +38,29 @@ def trust_file() -> Path:
     return Path(base) / "digitlab" / "trusted-code.json"
 
 
-def trusted_list() -> dict[str, dict[str, Any]]:
-    """The trust list (empty when there is none yet; an unreadable one trusts nothing, and says so on write)."""
-    try:
-        data = json.loads(trust_file().read_text(encoding="utf-8"))
-    except (OSError, ValueError, UnicodeDecodeError):
+def _read() -> dict[str, dict[str, Any]] | None:
+    """The trust list's entries; {} when there is none yet; None when the file is there but damaged."""
+    path = trust_file()
+    if not path.exists():
         return {}
-    return {k: v for k, v in data.items() if isinstance(v, dict)} if isinstance(data, dict) else {}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, UnicodeDecodeError):
+        return None
+    return {k: v for k, v in data.items() if isinstance(v, dict)} if isinstance(data, dict) else None
+
+
+def trusted_list() -> dict[str, dict[str, Any]]:
+    """The trust list (empty when there is none yet; a damaged one trusts nothing, and writing to it is refused)."""
+    return _read() or {}
+
+
+def _writable() -> dict[str, dict[str, Any]]:
+    entries = _read()
+    if entries is None:
+        raise CheckpointError(f"{trust_file()}: the trust list is damaged (not a JSON object of sha256 entries); "
+                              "repair it or move it aside, then trust the code again")
+    return entries
 
 
 def is_trusted(code: UserCode) -> bool:
@@ -51,14 +68,19 @@ def is_trusted(code: UserCode) -> bool:
 
 
 def add(code: UserCode, why: str) -> bool:
-    """Put the code's sha256 on the trust list; False when it was there already (or there is no source)."""
+    """Put the code's sha256 on the trust list (and its file among the places it is trusted at); False when both
+    were there already (or there is no source)."""
     if not code.sha256:
         return False
-    entries = trusted_list()
-    if code.sha256 in entries:
-        return False
-    entries[code.sha256] = {"ref": code.ref, "file": code.file, "added": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-                            "why": why}
+    entries = _writable()
+    entry = entries.get(code.sha256)
+    if entry is not None:
+        if code.file in trusted_files(entry) or not code.file:
+            return False
+        entry["files"] = [*trusted_files(entry), code.file]
+    else:
+        entries[code.sha256] = {"ref": code.ref, "file": code.file, "files": [code.file] if code.file else [],
+                                "added": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "why": why}
     try:
         trust_file().parent.mkdir(parents=True, exist_ok=True)
         write_json(trust_file(), entries)
@@ -67,8 +89,14 @@ def add(code: UserCode, why: str) -> bool:
     return True
 
 
+def trusted_files(entry: dict[str, Any]) -> list[str]:
+    """The paths an entry's code was trusted at (older entries hold one, as "file")."""
+    files = entry.get("files")
+    return [str(f) for f in files] if isinstance(files, list) else [str(entry.get("file", ""))]
+
+
 def remove(sha256: str) -> bool:
-    entries = trusted_list()
+    entries = _writable()
     if sha256 not in entries:
         return False
     del entries[sha256]

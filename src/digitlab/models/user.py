@@ -49,7 +49,9 @@ def is_user_ref(name: str) -> bool:
 
 
 def _key(code: UserCode) -> str:
-    return code.sha256 or f"object:{code.ref}"
+    """The in-process cache key: the text and the file it was read from (two folders may hold the same net.py beside
+    different sibling modules), or the object's identity for code without a file."""
+    return f"{code.sha256}:{code.file}" if code.sha256 else f"object:{code.ref}"
 
 
 def read_code(ref: str, args: dict[str, Any]) -> UserCode:
@@ -82,30 +84,86 @@ def read_code(ref: str, args: dict[str, Any]) -> UserCode:
     return code
 
 
+def _code_objects(code: types.CodeType) -> dict[str, types.CodeType]:
+    """Every function and class body compiled in `code`, by qualified name."""
+    found, stack = {}, [code]
+    while stack:
+        for const in stack.pop().co_consts:
+            if isinstance(const, types.CodeType):
+                found[getattr(const, "co_qualname", const.co_name)] = const
+                stack.append(const)
+    return found
+
+
+def _same(live: types.CodeType, compiled: types.CodeType) -> bool:
+    plain = [c for c in live.co_consts if not isinstance(c, types.CodeType)]
+    return (live.co_code == compiled.co_code and live.co_names == compiled.co_names
+            and plain == [c for c in compiled.co_consts if not isinstance(c, types.CodeType)])
+
+
+def _changed_since_import(obj: Callable[..., Any], text: str) -> bool:
+    """Whether the file's text now differs from what `obj` was compiled from: each of its functions' bytecode and
+    constants, and constant argument defaults, against the file compiled afresh (nothing is executed)."""
+    try:
+        compiled = _code_objects(compile(text, "<check>", "exec"))
+    except (SyntaxError, ValueError):
+        return True
+    functions = [v for v in vars(obj).values() if isinstance(v, types.FunctionType)] if isinstance(obj, type) \
+        else [obj] if isinstance(obj, types.FunctionType) else []
+    for fn in functions:
+        live = fn.__code__
+        twin = compiled.get(getattr(live, "co_qualname", live.co_name))
+        if twin is None or not _same(live, twin):
+            return True
+        owner = compiled.get(live.co_qualname.rpartition(".")[0]) if "." in live.co_qualname else None
+        defaults = fn.__defaults__
+        if owner is not None and defaults and all(isinstance(d, (int, float, str, bool)) for d in defaults) \
+                and defaults not in owner.co_consts:
+            return True  # a constant default changed in the class body (e.g. hidden=32 -> 64)
+    return False
+
+
 def code_for_object(obj: Callable[..., Any], args: dict[str, Any]) -> UserCode:
-    """A class or factory from the caller's Python session. Its file is recorded when Python can find it; a class
-    typed into a notebook cell trains in this process, and its checkpoints say why they cannot rebuild it."""
+    """A class or factory from the caller's Python session. Its file is recorded when Python can find it as it was
+    imported; a class typed into a notebook cell (or from a file edited since its import) trains in this process, and
+    its checkpoints say why they cannot rebuild it."""
     if not callable(obj):
         raise ConfigError(f"model={obj!r}: give a torch.nn.Module subclass or a function returning one")
     attr = getattr(obj, "__qualname__", getattr(obj, "__name__", type(obj).__name__))
+    module = sys.modules.get(obj.__module__)
     try:
         file = inspect.getsourcefile(obj) or ""
         text = Path(file).read_text(encoding="utf-8") if file and Path(file).is_file() else ""
     except (TypeError, OSError, UnicodeDecodeError):
         file, text = "", ""
-    if text and "." not in attr and getattr(sys.modules.get(obj.__module__), attr, None) is obj:
-        code = UserCode(ref=f"{file}:{attr}", attr=attr, file=str(Path(file).resolve()), package="", text=text,
-                        sha256=hashlib.sha256(text.encode()).hexdigest(), args=dict(args))
-        _LOADED[code.sha256] = obj
+    why = ""
+    if text and _changed_since_import(obj, text):
+        why = (f"{Path(file).name} was edited after {attr} was imported, so its text is not the class that trained; "
+               "re-import it (importlib.reload) to record it, or `digitlab export RUN --format onnx` for a portable "
+               "model")
+    elif text and "." not in attr and getattr(module, attr, None) is obj:
+        spec = getattr(module, "__spec__", None)
+        code = UserCode(ref=f"{file}:{attr}", attr=attr, file=str(Path(file).resolve()),
+                        package=(spec.parent or "") if spec is not None and obj.__module__ != "__main__" else "",
+                        text=text, sha256=hashlib.sha256(text.encode()).hexdigest(), args=dict(args))
+        _LOADED[_key(code)] = obj
         _OBJECT_CODES[code.ref] = code
+        _NAMED.add(code.sha256)
         return code
-    code = UserCode(ref=f"<{obj.__module__}>:{attr}", attr=attr, file="", package="", text="", sha256="",
-                    args=dict(args), missing=f"{attr} was defined where Python keeps no source file (a notebook cell "
-                    "or the interpreter), so this checkpoint cannot rebuild it; `digitlab export RUN --format onnx` "
-                    "gives a portable model")
+    # keyed by the object's identity: a notebook cell run again defines another class of the same name
+    code = UserCode(ref=f"<{obj.__module__}>:{attr}@{id(obj):x}", attr=attr, file="", package="", text="", sha256="",
+                    args=dict(args), missing=why or f"{attr} was defined where Python keeps no source file (a notebook "
+                    "cell or the interpreter), so this checkpoint cannot rebuild it; `digitlab export RUN --format "
+                    "onnx` gives a portable model")
     _LOADED[_key(code)] = obj
     _OBJECT_CODES[code.ref] = code
     return code
+
+
+def printable(text: str) -> str:
+    """Text safe to show in a terminal: control characters (an ESC that would hide a line) escaped, \n and \t kept."""
+    return "".join(ch if ch.isprintable() or ch in "\n\t" else f"\\x{ord(ch):02x}" if ord(ch) < 256
+                   else f"\\u{ord(ch):04x}" for ch in text)
 
 
 def _mindspore_imports(text: str, filename: str) -> bool:
@@ -126,14 +184,18 @@ def where_in_user_code(exc: BaseException, code: UserCode) -> str:
     return f"{code.display.rsplit(':', 1)[0]}:{frames[-1].lineno} in {frames[-1].name}" if frames else ""
 
 
-def _failed(code: UserCode, doing: str, exc: BaseException) -> UserCodeError:
+def failed(code: UserCode, doing: str, exc: BaseException) -> UserCodeError:
     where = where_in_user_code(exc, code) or code.display
     detail = exc.msg if isinstance(exc, SyntaxError) else (str(exc).strip().splitlines() or [""])[0]
     return UserCodeError(f"{where}: {type(exc).__name__} while {doing}: {detail[:300]}")
 
 
 def _filename(code: UserCode) -> str:
-    return code.file or f"<{code.ref}>"
+    """The name tracebacks show: the real path of the user's own file; for code from a checkpoint a made-up name, so a
+    recorded path never reaches linecache for a real file."""
+    if code.sha256 in _NAMED and code.file:
+        return code.file
+    return f"<recorded {code.sha256[:12]}>/{Path(code.file).name or 'model.py'}"
 
 
 def load_callable(code: UserCode) -> Callable[..., Any]:
@@ -154,24 +216,25 @@ def load_callable(code: UserCode) -> Callable[..., Any]:
     # tracebacks and error lines show the recorded text, even where the file on disk was edited since
     lines = code.text.splitlines(keepends=True)
     linecache.cache[filename] = (len(code.text), None, lines, filename)
-    name = f"digitlab_user_{code.sha256[:16]}"
+    name = f"digitlab_user_{code.sha256[:16]}_{len(_LOADED)}"  # one module per load: the same text may load twice
     module = types.ModuleType(name)
     module.__file__, module.__package__ = filename, code.package or None
-    folder = str(Path(code.file).parent) if code.file else ""
+    folder = _sibling_folder(code)
     sys.modules[name] = module  # dataclasses, pickling and typing look modules up by name
-    added = bool(folder) and Path(folder).is_dir() and folder not in sys.path
-    if added:
-        sys.path.insert(0, folder)
+    before = set(sys.modules)
+    if folder:
+        sys.path.append(folder)  # after everything else: it can add the user's own modules, never shadow a library
     try:
         exec(compile(code.text, filename, "exec"), module.__dict__)  # noqa: S102 - trusted by the caller (trust.py)
     except BaseException as exc:  # noqa: BLE001 - anything the user's module does on import is theirs
         sys.modules.pop(name, None)
         if isinstance(exc, KeyboardInterrupt):
             raise
-        raise _failed(code, "loading the file", exc) from None
+        raise failed(code, "loading the file", exc) from None
     finally:
-        if added:
+        if folder:
             sys.path.remove(folder)
+            _forget_siblings(folder, before)
     obj = getattr(module, code.attr, None)
     if obj is None or not callable(obj):
         found = [n for n, v in vars(module).items() if isinstance(v, type) and issubclass(v, nn.Module)
@@ -180,6 +243,27 @@ def load_callable(code: UserCode) -> Callable[..., Any]:
                             + (f"; its nn.Module classes: {', '.join(found)}" if found else ""))
     _LOADED[key] = obj
     return obj
+
+
+def _sibling_folder(code: UserCode) -> str:
+    """The folder whose modules the file may import: only that of a file this process read because the user named
+    it, or the one the trust list recorded for this sha256 when the user trained or trusted it. A folder named inside
+    a checkpoint alone is never put on sys.path."""
+    if not code.file:
+        return ""
+    entry = trust.trusted_list().get(code.sha256)
+    if code.sha256 in _NAMED or (entry is not None and code.file in trust.trusted_files(entry)):
+        folder = Path(code.file).parent
+        return str(folder) if folder.is_dir() else ""
+    return ""
+
+
+def _forget_siblings(folder: str, before: set[str]) -> None:
+    """Drop the user's sibling modules this load imported from sys.modules: another run's file may import a different
+    `blocks.py` of the same name, and must get its own, not this one."""
+    for name in set(sys.modules) - before:
+        if str(getattr(sys.modules.get(name), "__file__", "") or "").startswith(folder + "/"):
+            sys.modules.pop(name, None)
 
 
 def _parameters(obj: Callable[..., Any]) -> dict[str, inspect.Parameter]:
@@ -221,7 +305,7 @@ def instantiate(code: UserCode, num_classes: int) -> nn.Module:
     try:
         model = obj(**kwargs)
     except Exception as exc:  # noqa: BLE001 - the user's constructor
-        raise _failed(code, "building the model", exc) from None
+        raise failed(code, "building the model", exc) from None
     if not isinstance(model, nn.Module):
         raise UserCodeError(f"{code.display} returned a {type(model).__name__}, not a torch.nn.Module")
     if not any(True for _ in model.parameters()):
@@ -231,16 +315,12 @@ def instantiate(code: UserCode, num_classes: int) -> nn.Module:
 
 
 def check_forward(model: nn.Module, batch: torch.Tensor, num_classes: int, code: UserCode) -> None:
-    """One batch through a freshly built user model before anything is written (eval mode: no state changes)."""
-    was_training = model.training
-    model.eval()
+    """One batch through a freshly built user model (in the mode it is given: training uses a throwaway instance)."""
     try:
         with torch.no_grad():
             out = model(batch)
     except Exception as exc:  # noqa: BLE001 - the user's forward
-        raise _failed(code, f"running a batch of shape {tuple(batch.shape)}", exc) from None
-    finally:
-        model.train(was_training)
+        raise failed(code, f"running a batch of shape {tuple(batch.shape)}", exc) from None
     n = batch.shape[0]
     if not isinstance(out, torch.Tensor) or tuple(out.shape) != (n, num_classes):
         got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__

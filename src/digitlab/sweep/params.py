@@ -6,9 +6,8 @@
     key=a,b,c             a list of choices (TOML literals; bare words are strings)
     key=[512]|[512,512]   choices separated by `|` (easier to read for list-valued keys such as model.hidden)
 
-Every key is one that `--set` accepts, including your own network's constructor arguments (`model.args.NAME`).
-
-(`digitlab.config.valid_keys()`), and every value a sweep can take is
+Every key is one that `--set` accepts (`digitlab.config.valid_keys()`, and your own network's constructor arguments,
+`model.args.NAME`), and every value a sweep can take is
 checked by `digitlab.check_config` on the sweep's base config before anything trains: unknown keys, empty or
 reversed ranges, a log range through zero, an unknown model name are each a one-line ConfigError.
 """

@@ -22,7 +22,7 @@ from digitlab.data.sources import Dataset
 from digitlab.device import apply_threads, pick_device
 from digitlab.errors import CheckpointError, ConfigError, TrainingError, TrainingInterrupted
 from digitlab.io import atomic_write, write_json
-from digitlab.models import build, count_parameters, trust
+from digitlab.models import build, count_parameters, trust, user
 from digitlab.training import checkpoint, loop
 from digitlab.training.inbackward import check_opt_in
 from digitlab.training.report import Reporter
@@ -69,6 +69,8 @@ def _run(s: Session, reporter: Reporter) -> dict:
     except BaseException as exc:
         if main:
             runs.set_status(s.run_dir, "failed", error=(str(exc) or type(exc).__name__)[:500])
+        if s.code is not None and isinstance(exc, Exception) and user.where_in_user_code(exc, s.code):
+            raise user.failed(s.code, f"training (step {s.state.global_step + 1})", exc) from None
         if s.config.train.compile and type(exc).__module__.startswith(("torch._dynamo", "torch._inductor")):
             first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
             raise TrainingError(f"train.compile: torch.compile failed on {s.device} ({first}); train without "
@@ -114,11 +116,11 @@ def train(config: Config, name: str | None = None, run_dir: str | Path | None = 
     if data.dataset.fallback:  # record the data actually used
         config = replace(config, data=replace(config.data, dataset=data.dataset.name))
     preflight(config, source, data)
-    if source.code is not None and ddp.is_main:
-        trust.add(source.code, "trained")  # this user ran it: their own checkpoints rebuild it without asking
     folder = None
     if ddp.is_main:
         folder = runs.new_run_dir(name, run_dir, config.recipe)
+        if source.code is not None:
+            trust.add(source.code, "trained")  # this user ran it: their own checkpoints rebuild it without asking
         atomic_write(folder / "config.toml", cfgmod.dumps(config))
         write_json(folder / "data.json", data.dataset.provenance())
     folder = Path(distributed.broadcast_text(ddp, str(folder) if folder else None))
@@ -156,7 +158,14 @@ def resume(run_dir: str | Path, overrides: list[str] | None = None, reporter: Re
     bad = [k for k in keys if k not in RESUME_OVERRIDABLE]
     if bad:
         raise ConfigError(f"--resume: '{bad[0]}' cannot change mid-run; only {', '.join(RESUME_OVERRIDABLE)} can")
-    config = check_config(cfgmod.with_overrides(cfgmod.with_values(saved, values), overrides))
+    # a run of the user's own network continues the code its checkpoint recorded, once trusted; a file the run
+    # folder merely names is never read (it is a record, and somebody else's folder may name any file)
+    if user.is_user_ref(saved.model.name) and info.code is None:
+        raise CheckpointError(f"{ckpt}: its config names the model '{saved.model.name}' but the checkpoint records no "
+                              "code for it; refusing to run a file a run folder names")
+    if info.code is not None:
+        trust.require(info.code, str(ckpt))
+    config = check_config(cfgmod.with_overrides(cfgmod.with_values(saved, values), overrides), info.code)
     # the epochs asked for are done: refuse, unless the run did all of its own epochs but was killed before it was
     # closed (summary, status): then resuming only finishes it
     complete = int(position.get("epoch", 0)) >= config.train.epochs
@@ -167,7 +176,6 @@ def resume(run_dir: str | Path, overrides: list[str] | None = None, reporter: Re
         config = replace(config, train=replace(config.train, max_steps=0))  # the smoke cap was reached: go on
     source = None
     if info.code is not None:  # the code recorded in the checkpoint, not the file as it is now
-        trust.require(info.code, str(ckpt))
         if note := build.changed_on_disk(info.code):
             reporter.on_message(note)
         source = ModelSource(info.code, build.traits(config.model, info.code))

@@ -45,7 +45,7 @@ RESUME_OVERRIDABLE = ("train.epochs", "train.max_steps", "train.device", "train.
                       "train.threads", "data.data_dir", "data.eval_batch_size")
 
 
-def check_config(config: Config) -> Config:
+def check_config(config: Config, code: UserCode | None = None) -> Config:
     """Ranges (config.validate), then names, each by its own registry; raises a one-line ConfigError."""
     from digitlab.data.catalog import DATASETS
     from digitlab.device import DEVICE_CHOICES
@@ -53,7 +53,7 @@ def check_config(config: Config) -> Config:
     from digitlab.training.optim import OPTIMIZERS, SCHEDULES
 
     cfgmod.validate(config)
-    build.source_code(config.model)  # a registry name with its settings, or a user's file that exists (not run yet)
+    build.source_code(config.model, recorded=code)  # a registry name + settings, or a user's file (not run yet)
     for key, name, registry in (("data.dataset", config.data.dataset, DATASETS),
                                 ("loss.name", config.loss.name, LOSSES), ("optim.name", config.optim.name, OPTIMIZERS),
                                 ("schedule.name", config.schedule.name, SCHEDULES)):
@@ -95,16 +95,17 @@ def model_source(config: Config, obj=None) -> ModelSource:
 
 
 def preflight(config: Config, source: ModelSource, data: Prepared) -> None:
-    """A user's network meets one batch of real training images before the run folder exists: a constructor or a
-    forward that raises, a wrong output shape, no parameters or NaN outputs are one line naming their file and line."""
+    """A user's network meets one batch of real training images, of the run's batch size, in training mode, before the
+    run folder exists: a constructor or a forward that raises, a wrong output shape, no parameters or NaN outputs are
+    one line naming their file and line. The model is a throwaway (open_session seeds and builds the real one)."""
     if source.code is None:
         return
-    torch.manual_seed(config.train.seed)  # open_session seeds again: this throwaway model changes nothing
+    torch.manual_seed(config.train.seed)
     model = build.build(config.model, len(data.preprocessing.classes), source.code).to(data.train.images.device)
-    batch = data.train.images[: min(8, len(data.train.labels))]
+    batch = data.train.images[: min(config.train.batch_size, len(data.train.labels))]
     if data.train.transform is not None:
         batch = data.train.transform(batch)
-    user.check_forward(model, batch, len(data.preprocessing.classes), source.code)
+    user.check_forward(model.train(), batch, len(data.preprocessing.classes), source.code)
 
 
 # ------------------------------------------------------------------------------------------------ data
