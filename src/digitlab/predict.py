@@ -89,7 +89,7 @@ def predict_dataset(target: str | os.PathLike, dataset: str | None = None, split
     """The tutorials' check: Predicted vs Actual for the first n samples of a split."""
     dev = pick_device(device)
     model, ckpt = load_model(target, dev)
-    ds = load_dataset(*data_source(ckpt.info, dataset, data_dir))
+    ds = load_dataset(*data_source(ckpt.info, dataset, data_dir), test_size=ckpt.info.config.data.test_size)
     images, labels = ds.split(split)
     probs = class_probabilities(model, ckpt.info, images[:n], dev)
     return {"predicted": probs.argmax(1).tolist(), "actual": labels[:n].tolist(),

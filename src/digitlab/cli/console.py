@@ -40,6 +40,7 @@ class PipeConsole(Console):
 out = PipeConsole(highlight=False, soft_wrap=True, width=WIDTH, markup=False)
 err = PipeConsole(stderr=True, highlight=False, soft_wrap=True, width=WIDTH, markup=False)
 
+DATASET_HELP = "mnist, fashion-mnist, kmnist, mnist-sample, idx; your own files: folder, csv, npz (with --data-dir)"
 DATA_DIR_HELP = "Folder holding the IDX files (else $DIGITLAB_DATA, the cache, /usr/share/datasets)."
 
 

@@ -23,7 +23,7 @@ from digitlab.device import apply_threads, pick_device
 from digitlab.errors import CheckpointError, ConfigError, TrainingError, TrainingInterrupted
 from digitlab.io import atomic_write, write_json
 from digitlab.models import count_parameters
-from digitlab.training import checkpoint, loop
+from digitlab.training import checkpoint, finetune, loop
 from digitlab.training.report import Reporter
 from digitlab.training.setup import RESUME_OVERRIDABLE, Session, check_config, open_session, prepare_shared
 
@@ -32,7 +32,8 @@ def _start_info(s: Session) -> dict:
     return {"run_dir": str(s.run_dir), "config": s.config, "device": str(s.device), "params": count_parameters(s.model),
             "data": s.data.dataset.provenance(), "threads": torch.get_num_threads(), **s.precision.as_dict(),
             **s.update_info(), "n_train": len(s.data.train.labels), "n_test": len(s.data.test.labels),
-            **({"resumed_at": s.resumed_at} if s.resumed_at is not None else {})}
+            **({"resumed_at": s.resumed_at} if s.resumed_at is not None else {}),
+            "notes": ([s.data.dataset.notice] if s.data.dataset.notice else []) + s.notes}
 
 
 def _run(s: Session, reporter: Reporter) -> dict:
@@ -93,7 +94,10 @@ def train(config: Config, name: str | None = None, run_dir: str | Path | None = 
     reporter = (reporter or Reporter()) if ddp.is_main else Reporter()
     device = distributed.setup(ddp, pick_device(config.train.device))
     apply_threads(config.train.threads)
-    data = prepare_shared(config, device, ddp, dataset, progress)
+    origin = finetune.origin(config.train.init_from) if config.train.init_from else None
+    if origin is not None:
+        finetune.check(config, origin)
+    data = prepare_shared(config, device, ddp, dataset, progress, origin.statistics if origin else None)
     if data.dataset.fallback:  # record the data actually used
         config = replace(config, data=replace(config.data, dataset=data.dataset.name))
     folder = None
@@ -101,8 +105,10 @@ def train(config: Config, name: str | None = None, run_dir: str | Path | None = 
         folder = runs.new_run_dir(name, run_dir, config.recipe)
         atomic_write(folder / "config.toml", cfgmod.dumps(config))
         write_json(folder / "data.json", data.dataset.provenance())
+        if origin is not None:
+            finetune.record(folder, origin)
     folder = Path(distributed.broadcast_text(ddp, str(folder) if folder else None))
-    return _run(open_session(config, folder, device, ddp, data), reporter)
+    return _run(open_session(config, folder, device, ddp, data, origin=origin), reporter)
 
 
 def resume(run_dir: str | Path, overrides: list[str] | None = None, reporter: Reporter | None = None,
@@ -147,7 +153,9 @@ def resume(run_dir: str | Path, overrides: list[str] | None = None, reporter: Re
         config = replace(config, train=replace(config.train, max_steps=0))  # the smoke cap was reached: go on
     device = distributed.setup(ddp, pick_device(config.train.device))
     apply_threads(config.train.threads)
-    data = prepare_shared(config, device, ddp, progress=progress)
+    # a fine-tune normalizes with its origin's statistics, which its checkpoints carry
+    kept = (info.preprocessing.mean, info.preprocessing.std) if config.train.init_from else None
+    data = prepare_shared(config, device, ddp, progress=progress, statistics=kept)
     s = open_session(config, run_dir, device, ddp, data, resume_from=ckpt, horizon_epochs=saved.train.epochs)
     if ddp.is_main:
         atomic_write(run_dir / "config.toml", cfgmod.dumps(config))
