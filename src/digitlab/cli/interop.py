@@ -77,8 +77,10 @@ def serve_cmd(
     collect: Path | None = typer.Option(None, "--collect", help=(
         "Turn on the Collect view (/collect): digits drawn and labelled on the page are saved as PNGs in "
         "DIR/<label>/, a folder dataset for `digitlab train --dataset folder --data-dir DIR`. Off unless given.")),
-    collect_per_class: int = typer.Option(2000, "--collect-max-per-class", min=1, help="With --collect: most images per class."),
-    collect_total: int = typer.Option(10000, "--collect-max-total", min=1, help="With --collect: most images in all."),
+    collect_per_class: int = typer.Option(2000, "--collect-max-per-class", min=1,
+                                          help="With --collect: most images per class."),
+    collect_total: int = typer.Option(10000, "--collect-max-total", min=1,
+                                      help="With --collect: most images in all."),
     threads: int = typer.Option(1, "--threads", min=0, help=(
         "torch threads per forward pass (0: torch's choice, which honours OMP_NUM_THREADS). One is best for single "
         "images and small batches; the worker pool already uses the other cores.")),
