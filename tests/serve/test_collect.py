@@ -136,3 +136,11 @@ def test_serve_refuses_a_collect_path_that_is_a_file(tmp_path, runs_root):
     result = CliRunner().invoke(cli, ["serve", "--runs", str(runs_root), "--collect", str(tmp_path / "file"),
                                       "--port", "0"])
     assert result.exit_code != 0 and "--collect" in result.output and "Traceback" not in result.output
+
+
+def test_undo_and_refusals_leave_no_empty_class_folder(collect):
+    client, root = collect(max_total=1)
+    client.post("/api/collect?label=5", files={"file": ("d", drawing())})
+    assert client.post("/api/collect?label=6", files={"file": ("d", drawing(3))}).status_code == 409
+    client.post("/api/collect/undo")
+    assert sorted(p.name for p in root.iterdir()) == []

@@ -7,7 +7,8 @@
 What keeps it safe: the server writes only inside DIR, and no name from the client decides a path: the label is
 an index into the ten digit classes (the folder is our own "0".."9"), the file name is the hash of the PNG that
 the server itself encodes from the decoded drawing (so only a valid grayscale PNG is ever written, and saving the
-same drawing twice keeps one file). A class folder that is a link out of DIR is refused. Saves are atomic
+same drawing twice keeps one file). A class folder that is a link out of DIR is refused; class folders are made
+by the first save and removed by the undo that empties them (a folder dataset refuses an empty class folder). Saves are atomic
 (digitlab.io: temporary name, fsync, rename) and serialized by one lock, so the bounds (bytes per image, files per
 class, files in all) hold under concurrent requests, and a reader of DIR never sees half a file.
 The result is what `digitlab train --dataset folder --data-dir DIR` reads.
@@ -15,6 +16,7 @@ The result is what `digitlab train --dataset folder --data-dir DIR` reads.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import threading
@@ -56,14 +58,13 @@ class Collector:
 
     # ------------------------------------------------------------------------------------------------ reading
     def _folder(self, label: int) -> Path:
-        """DIR/<digit>, created if needed; refused when it is (or leads) outside DIR."""
+        """DIR/<digit> (not created here); refused when it is (or leads) outside DIR."""
         if not 0 <= label < len(DIGITS):
             raise HTTPException(status_code=422, detail=f"label {label} is not a digit 0-9")
         folder = self.root / DIGITS[label]
         if folder.is_symlink() or (folder.exists() and folder.resolve().parent != self.root):
             raise HTTPException(status_code=409, detail=f"the class folder {DIGITS[label]} is a link out of the "
                                                         "collect folder; the server writes only inside it")
-        folder.mkdir(exist_ok=True)
         return folder
 
     def _count(self, name: str) -> int:
@@ -111,6 +112,7 @@ class Collector:
             if sum(self.counts().values()) >= self.limits.max_total:
                 raise HTTPException(status_code=409, detail=f"the collect folder already has "
                                                             f"{self.limits.max_total:,} images (the limit)")
+            folder.mkdir(exist_ok=True)  # only now: a refused save leaves no empty class folder behind
             atomic_write(target, png)
             self._saved.append(target)
             return {"saved": True, "duplicate": False, "file": rel, "label": folder.name, **self.state()}
@@ -121,6 +123,8 @@ class Collector:
                 last = self._saved.pop()
                 if last.exists():
                     last.unlink()
+                    with contextlib.suppress(OSError):  # an empty class folder is no class: the dataset refuses it
+                        last.parent.rmdir()
                     return {"undone": f"{last.parent.name}/{last.name}", "label": last.parent.name, **self.state()}
             raise HTTPException(status_code=409, detail="nothing to undo: no digit saved since the server started")
 

@@ -211,6 +211,7 @@ async function loadCollect() {
   document.getElementById("nav-draw").classList.toggle("here", !onPage);
   document.getElementById("nav-collect").classList.toggle("here", onPage);
   if (!onPage) return;
+  document.querySelector(".card.drawing").after(collectCard);  // beside the pad: draw, then press the digit
   collectCard.hidden = false;
   const res = await fetch("/api/collect");
   const state = await res.json();
