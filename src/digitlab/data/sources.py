@@ -136,7 +136,8 @@ def _published(ask: _Ask) -> Source:
 
 # how each kind of source (catalog.SOURCES) is resolved
 RESOLVERS: dict[str, Callable[[_Ask], Source]] = {"published": _published, "sample": _sample, "own": _own,
-                                                  "folder": resolve_file, "csv": resolve_file, "npz": resolve_file}
+                                                  "image-folder": resolve_file, "kaggle-csv": resolve_file,
+                                                  "keras-npz": resolve_file}
 
 
 def _resolve(ask: _Ask) -> Source:
@@ -301,8 +302,8 @@ def _fetch_own(spec: DatasetSpec, progress, mirrors, from_dir) -> Source:
 
 # how each kind of source (catalog.SOURCES) is fetched
 FETCHERS: dict[str, Callable[..., Source]] = {"published": _fetch_published, "sample": _fetch_sample,
-                                              "own": _fetch_own, "folder": _fetch_own, "csv": _fetch_own,
-                                              "npz": _fetch_own}
+                                              "own": _fetch_own, "image-folder": _fetch_own, "kaggle-csv": _fetch_own,
+                                              "keras-npz": _fetch_own}
 
 
 def fetch(name: str, progress: ProgressFn | None = None, mirrors: tuple[str, ...] | None = None,
