@@ -8,9 +8,9 @@ What keeps it safe: the server writes only inside DIR, and no name from the clie
 an index into the ten digit classes (the folder is our own "0".."9"), the file name is the hash of the PNG that
 the server itself encodes from the decoded drawing (so only a valid grayscale PNG is ever written, and saving the
 same drawing twice keeps one file). A class folder that is a link out of DIR is refused; class folders are made
-by the first save and removed by the undo that empties them (a folder dataset refuses an empty class folder). Saves are atomic
-(digitlab.io: temporary name, fsync, rename) and serialized by one lock, so the bounds (bytes per image, files per
-class, files in all) hold under concurrent requests, and a reader of DIR never sees half a file.
+by the first save and removed by the undo that empties them (a folder dataset refuses an empty class folder).
+Saves are atomic (digitlab.io: temporary name, fsync, rename) and serialized by one lock, so the bounds (bytes
+per image, files per class, files in all) hold under concurrent requests, and a reader never sees half a file.
 The result is what `digitlab train --dataset folder --data-dir DIR` reads.
 """
 
