@@ -14,7 +14,8 @@ How a README line becomes a test command (the mapping, in one place):
     are skipped (NEEDS_SHARED) and `--data-dir ../shared/data/mnist` is dropped, so those commands run on the offline
     sample (digitlab's stand-in, with its warning);
   * placeholders the README does not create are made first (PLACEHOLDERS): runs/a and runs/b (3-step runs),
-    photo.jpg, drawings/ and a MindSpore model.ckpt;
+    photo.jpg, drawings/, a MindSpore model.ckpt, and your own data: Kaggle's train.csv and test.csv, Keras's
+    mnist.npz, folders of digit images my-digits/ and my-hand/ (small synthetic ones);
   * commands that cannot run in a test are listed in NOT_RUN with the reason; any other program fails the test, so a
     new README line must be runnable or listed here.
 The ```python block (the library snippet) is run as well, with `train.max_steps=3` added to its overrides.
@@ -27,13 +28,15 @@ import re
 import shlex
 from pathlib import Path
 
+import numpy as np
 import torch
 from typer.testing import CliRunner
 
 from digitlab.cli import app
 from digitlab.interop.mindspore import write_ckpt
 from digitlab.models import get_model
-from tests.helpers import SHARED_MNIST
+from tests.data.test_ownfiles import write_csv, write_folder
+from tests.helpers import SHARED_MNIST, synthetic_digits
 from tests.test_preprocess import png_bytes, stroke_image
 
 README = Path(__file__).resolve().parents[1] / "README.md"
@@ -124,7 +127,8 @@ def small(args: list[str], shared: bool) -> list[str]:
 
 
 def make_placeholders(shared: bool) -> None:
-    """What README lines name but no README line creates: two runs, a photo, a folder of drawings, a MindSpore file."""
+    """What README lines name but no README line creates: two runs, a photo, a folder of drawings, a MindSpore file,
+    and your own data in the three layouts."""
     for name in ("a", "b"):
         data = ["--data-dir", str(SHARED_MNIST)] if shared else ["--dataset", "mnist-sample"]
         result = runner.invoke(app, ["train", "--max-steps", "3", "--run-dir", f"runs/{name}", *data])
@@ -134,6 +138,12 @@ def make_placeholders(shared: bool) -> None:
     Path("drawings/one.png").write_bytes(png_bytes(stroke_image()))
     Path("drawings/bar.png").write_bytes(png_bytes(stroke_image(box=(20, 90, 180, 110))))
     write_ckpt("model.ckpt", {k: v.numpy() for k, v in get_model("lenet5").state_dict().items()})
+    write_csv(Path("train.csv"), n=200)
+    write_csv(Path("test.csv"), n=20, labelled=False)
+    x, y = synthetic_digits(120, 5)
+    np.savez("mnist.npz", x_train=x[:80], y_train=y[:80], x_test=x[80:], y_test=y[80:])
+    write_folder(Path("my-digits"), n=80)
+    write_folder(Path("my-hand"), n=40, seed=2)
 
 
 def test_parser_reads_the_readme_forms():

@@ -216,7 +216,7 @@ def read_folder(root: Path, strict: bool = False) -> OwnData:
         raise DataError(skipped_line(root, skipped, total).replace(": skipped", ": --strict-data: cannot use", 1))
     _check_classes(root, found, entries)
     images, labels, parts = found["images"], found["labels"], found["parts"]
-    extra = {"files": total, "skipped": [{"file": rel, "why": why} for rel, why in skipped[:MAX_LISTED]],
+    extra = {"n_files": total, "skipped": [{"file": rel, "why": why} for rel, why in skipped[:MAX_LISTED]],
              "n_skipped": len(skipped), "cache": {"path": str(where), "hit": cached}}
     notice = skipped_line(root, skipped, total) if skipped else None
     common = dict(classes=tuple(str(c) for c in found["classes"]), digest=key, kind="folder", extra=extra,
