@@ -68,7 +68,7 @@ def train_base(work: Path) -> Path:
     return run
 
 
-def fine_tune_runs(base: Path, folder: Path, work: Path, test_size: float, seeds: int) -> dict:
+def fine_tune_runs(base: Path, folder: Path, work: Path, test_size: float, seeds: int, scratch: bool) -> dict:
     import digitlab
     from digitlab.data.sources import load_dataset
     from digitlab.evaluate import evaluate
@@ -85,8 +85,15 @@ def fine_tune_runs(base: Path, folder: Path, work: Path, test_size: float, seeds
                   "data.data_dir": str(folder), "data.test_size": test_size, "train.device": "cpu",
                   "train.seed": seed, "train.loss_plot": False}
         summary = digitlab.train(resolve_config("fine-tune", values=values), run_dir=run)
-        rows.append({"seed": seed, "after": summary["final_test_acc"], "train_seconds": summary["train_seconds"],
-                     "mnist_test_after": round(evaluate(run, dataset="mnist", device="cpu")["accuracy"], 2)})
+        row = {"seed": seed, "after": summary["final_test_acc"], "train_seconds": summary["train_seconds"],
+               "mnist_test_after": round(evaluate(run, dataset="mnist", device="cpu")["accuracy"], 2)}
+        if scratch:  # the control: the same recipe and architecture from fresh weights, on the same part
+            values = {k: v for k, v in values.items() if k != "train.init_from"}
+            fresh_dir = work / "runs" / f"{run.name}-scratch"
+            shutil.rmtree(fresh_dir, ignore_errors=True)
+            fresh = digitlab.train(resolve_config("fine-tune", values=values), run_dir=fresh_dir)
+            row["from_scratch"] = fresh["final_test_acc"]
+        rows.append(row)
     return {"test_size": test_size, "n_fine_tune": len(ds.train_labels), "n_evaluated": len(ds.test_labels),
             "before": before, "runs": rows, "split": ds.provenance()["split"]}
 
@@ -118,6 +125,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--test-sizes", type=float, nargs="+", default=[0.5, 0.9])
     parser.add_argument("--skip-load", action="store_true", help="skip the 10,000-image folder timing")
+    parser.add_argument("--scratch", action="store_true", help="also train each from fresh weights (the control)")
     args = parser.parse_args()
     work = Path(args.work)
     optdigits = work / "optdigits"
@@ -125,7 +133,7 @@ def main() -> None:
         write_optdigits(optdigits)
     base = Path(args.base) if args.base else train_base(work)
     result = {"base": str(base), "base_mnist_test": json.loads((base / "summary.json").read_text())["final_test_acc"],
-              "fine_tune": [fine_tune_runs(base, optdigits, work, t, args.seeds) for t in args.test_sizes]}
+              "fine_tune": [fine_tune_runs(base, optdigits, work, t, args.seeds, args.scratch) for t in args.test_sizes]}
     if not args.skip_load:
         mnist10k = work / "mnist-test-png"
         if not mnist10k.is_dir():
