@@ -312,7 +312,7 @@ def test_a_run_on_a_folder_records_its_data_and_says_what_it_skipped(tmp_path):
     result = CliRunner().invoke(cli, ["train", "--dataset", "folder", "--data-dir", str(root), "--device", "cpu",
                                       "--epochs", "1", "--max-steps", "3", "--run-dir", str(run)])
     assert result.exit_code == 0, result.output
-    assert "skipped 1 of 81 files" in result.output
+    assert "skipped 1 of 81 files" in result.output and "data split: test = 0.2 of each class" in result.output
     data = json.loads((run / "data.json").read_text())
     summary = json.loads((run / "summary.json").read_text())
     for record in (data, summary["data"]):

@@ -33,7 +33,8 @@ def _start_info(s: Session) -> dict:
             "data": s.data.dataset.provenance(), "threads": torch.get_num_threads(), **s.precision.as_dict(),
             **s.update_info(), "n_train": len(s.data.train.labels), "n_test": len(s.data.test.labels),
             **({"resumed_at": s.resumed_at} if s.resumed_at is not None else {}),
-            "notes": ([s.data.dataset.notice] if s.data.dataset.notice else []) + s.notes}
+            "notes": [f"data split: {split}" for split in [s.data.dataset.extra.get("split")] if split]
+            + ([s.data.dataset.notice] if s.data.dataset.notice else []) + s.notes}
 
 
 def _run(s: Session, reporter: Reporter) -> dict:
