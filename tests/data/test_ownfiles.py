@@ -323,3 +323,16 @@ def test_a_run_on_a_folder_records_its_data_and_says_what_it_skipped(tmp_path):
     evaluated = CliRunner().invoke(cli, ["eval", str(run), "--json"])
     assert evaluated.exit_code == 0, evaluated.output
     assert json.loads(evaluated.stdout)["n"] == summary["n_test"]
+
+
+def test_a_second_load_stats_the_files_instead_of_reading_them(tmp_path, monkeypatch):
+    root = write_folder(tmp_path / "d", n=40)
+    load_dataset("folder", root)
+    read = []
+    real = folder_mod._sha256
+    monkeypatch.setattr(folder_mod, "_sha256", lambda path: read.append(path) or real(path))
+    assert load_dataset("folder", root).extra["cache"]["hit"] and read == []
+    victim = sorted((root / "5").iterdir())[0]
+    victim.write_bytes(victim.read_bytes())  # the same bytes rewritten: its ctime changed, so it is hashed again
+    again = load_dataset("folder", root)
+    assert read == [victim] and again.extra["cache"]["hit"]  # same content: same digest, the cached arrays

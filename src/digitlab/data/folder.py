@@ -10,14 +10,17 @@ the digit, so a folder holding only a few digits still fits a model of all ten);
 Files that are not images (by suffix) or that cannot be read are skipped, counted and listed in one line (the
 person sees it; provenance keeps the list); strict makes any of them an error. The arrays are cached in the data
 home under a digest of the folder's contents (every file's place, size and content sha256, and the
-preprocessing's version), so a second load only hashes the files, and a changed, added or removed file is a new
-digest: the folder is read again.
+preprocessing's version), so a changed, added or removed file is a new digest: the folder is read again. The
+content hashes themselves are kept with each file's stat (HashIndex), so a second load stats the files rather than
+reading them.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import os
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,8 +29,9 @@ import numpy as np
 
 from digitlab import paths
 from digitlab.data.ownfiles import OwnData
+from digitlab.data.verify import DigestCache
 from digitlab.errors import DataError, DigitlabError
-from digitlab.io import atomic_open
+from digitlab.io import atomic_open, atomic_write
 from digitlab.preprocess import IMAGE_SUFFIXES, read_image, to_mnist
 
 # Bump when predict's preprocessing changes what it makes of an image: every cached folder is then read again.
@@ -116,11 +120,48 @@ def _sha256(path: Path) -> tuple[int, str]:
     return size, h.hexdigest()
 
 
-def digest(entries: list[Entry], stray: list[tuple[str, str]]) -> str:
+class HashIndex:
+    """The content hashes of one folder's files, each kept with the stat it was computed at (size, mtime, ctime,
+    inode, device: verify.DigestCache's key), so a second load stats the files instead of reading them all. A
+    writer can put a file's mtime back but not its ctime, and replacing a file changes its inode: a changed file
+    is always hashed again."""
+
+    def __init__(self, root: Path) -> None:
+        name = hashlib.sha256(str(root.resolve()).encode("utf-8", "surrogateescape")).hexdigest()[:24]
+        self.file = paths.data_home() / CACHE_FOLDER / f"hashes-{name}.json"
+        try:
+            entries = json.loads(self.file.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            entries = {}
+        self.known = entries if isinstance(entries, dict) else {}
+        self.seen: dict[str, list] = {}
+
+    def sha256(self, path: Path, rel: str) -> tuple[int, str]:
+        try:
+            key = DigestCache.key(os.stat(path))
+        except OSError as exc:
+            return -1, f"unreadable: {exc.strerror or exc}"
+        old = self.known.get(rel)
+        if isinstance(old, list) and len(old) == 2 and old[0] == key:
+            self.seen[rel] = old
+            return key[0], old[1]
+        size, content = _sha256(path)  # stat first: a file changed while it is read has another key next time
+        if size >= 0:
+            self.seen[rel] = [key, content]
+        return size, content
+
+    def save(self) -> None:
+        if self.seen == self.known:
+            return
+        with contextlib.suppress(OSError):  # a read-only data home only costs hashing again
+            atomic_write(self.file, json.dumps(self.seen))  # only the files there now: removed ones drop out
+
+
+def digest(entries: list[Entry], stray: list[tuple[str, str]], index: HashIndex | None = None) -> str:
     """sha256 over every file's place, size and content hash (and the preprocessing's version)."""
     h = hashlib.sha256(PREPROCESS_VERSION.encode())
     for e in entries:
-        size, content = _sha256(e.path)
+        size, content = index.sha256(e.path, e.rel) if index else _sha256(e.path)
         h.update(f"{e.rel}\0{size}\0{content}\n".encode("utf-8", "surrogateescape"))
     for rel, _ in stray:
         h.update(f"stray\0{rel}\n".encode("utf-8", "surrogateescape"))
@@ -202,7 +243,9 @@ def read_folder(root: Path, strict: bool = False) -> OwnData:
     empty = sorted(_empty_class_folders(root, entries))
     if empty:
         raise DataError(f"{empty[0]}: an empty class folder; add images or remove it")
-    key = digest(entries, stray)
+    index = HashIndex(root)
+    key = digest(entries, stray, index)
+    index.save()
     where = cache_path(key)
     found = _read_cache(where)
     cached = found is not None
