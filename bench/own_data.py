@@ -11,7 +11,8 @@ centre in 28x28). An 8x8 count image upscaled is blurrier and blockier than any 
 top of the new hands. No writer ids ship with it, so the split is by digit, not by writer: the same 13 people
 write both halves.
 
-The 10,000-image folder: MNIST's test set written as 28x28 PNGs in <label>/ folders.
+The 10,000-image folder: MNIST's test set written as 28x28 PNGs in <label>/ folders. scikit-learn comes with
+mlxtend (the `offline` extra).
 """
 
 from __future__ import annotations
