@@ -116,3 +116,20 @@ def test_fine_tune_refuses_another_architecture_and_a_missing_origin(base, idx_d
         train(config, run_dir=tmp_path / "y")
     resumed = runner.invoke(app, ["train", "--resume", str(base), "--init-from", str(base)])
     assert resumed.exit_code != 0 and "drop --init-from" in resumed.output
+
+
+def test_the_fresh_layer_is_the_one_that_maps_to_the_classes():
+    from digitlab.training.finetune import classifier
+
+    class HeadFirst(torch.nn.Module):  # a network of one's own: its classifier is not registered last
+        def __init__(self, classes: int) -> None:
+            super().__init__()
+            self.head = torch.nn.Linear(16, classes)
+            self.body = torch.nn.Linear(4, 16)
+
+        def forward(self, x):
+            return self.head(torch.relu(self.body(x)))
+
+    assert classifier(HeadFirst(3), HeadFirst(10).state_dict(), 3) == "head"
+    # the same count of other classes: no shape differs; the layer with one output row per class is the one
+    assert classifier(HeadFirst(10), HeadFirst(10).state_dict(), 10) == "head"

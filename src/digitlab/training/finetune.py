@@ -93,14 +93,31 @@ def load_into(model: nn.Module, found: Origin, classes: tuple[str, ...]) -> list
     where = found.run or str(ckpt.path)
     notes.append(f"fine-tuning from {where} ({ckpt.path.name}, sha256 {found.sha256[:12]}...)")
     if theirs != tuple(classes):
-        last, module = layers(model)[-1]
-        own = module.state_dict()
-        for key, value in own.items():
-            state[f"{last}.{key}" if last else key] = value
-        notes.append(f"fresh last layer {last or type(module).__name__}: the checkpoint has {len(theirs)} classes "
+        last = classifier(model, state, len(classes))
+        prefix = f"{last}." if last else ""
+        for key, value in model.state_dict().items():
+            if key.startswith(prefix) and "." not in key[len(prefix):]:
+                state[key] = value  # this layer keeps its fresh weights
+        notes.append(f"fresh last layer {last or type(model).__name__}: the checkpoint has {len(theirs)} classes "
                      f"({', '.join(theirs[:12])}), this data {len(classes)} ({', '.join(classes[:12])})")
     load_state_checked(model, state, str(ckpt.path))
     return notes
+
+
+def classifier(model: nn.Module, state: dict[str, torch.Tensor], n_classes: int) -> str:
+    """The name of the layer that maps to the classes: the one module whose tensors differ in shape from the
+    checkpoint's (the class count changed), else (the same count of other classes) the last layer with one output
+    row per class, else the model's last layer."""
+    own = model.state_dict()
+    differ = {key.rpartition(".")[0] for key in own if key in state and state[key].shape != own[key].shape}
+    if len(differ) == 1:
+        return differ.pop()
+    found = layers(model)
+    if not differ:
+        rows = [name for name, m in found if next(m.parameters(recurse=False)).shape[:1] == (n_classes,)]
+        if rows:
+            return rows[-1]
+    return found[-1][0]  # several differ: not only the classes changed; load_state_checked names them, in one line
 
 
 def freeze(model: nn.Module, n: int) -> str | None:
