@@ -144,3 +144,19 @@ def test_undo_and_refusals_leave_no_empty_class_folder(collect):
     assert client.post("/api/collect?label=6", files={"file": ("d", drawing(3))}).status_code == 409
     client.post("/api/collect/undo")
     assert sorted(p.name for p in root.iterdir()) == []
+
+
+def test_a_save_that_fails_half_way_leaves_nothing(collect, monkeypatch):
+    import digitlab.io
+
+    client, root = collect()
+
+    def torn(src, dst):
+        raise OSError(28, "No space left on device", str(dst))
+
+    monkeypatch.setattr(digitlab.io.os, "replace", torn)
+    failed = client.post("/api/collect?label=2", files={"file": ("d", drawing())})
+    assert failed.status_code == 507 and "No space left" in failed.json()["detail"]
+    monkeypatch.undo()
+    assert list(root.rglob("*")) == []  # no half-written PNG, no temporary beside it, no empty class folder
+    assert client.get("/api/collect").json()["total"] == 0

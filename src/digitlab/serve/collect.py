@@ -113,7 +113,13 @@ class Collector:
                 raise HTTPException(status_code=409, detail=f"the collect folder already has "
                                                             f"{self.limits.max_total:,} images (the limit)")
             folder.mkdir(exist_ok=True)  # only now: a refused save leaves no empty class folder behind
-            atomic_write(target, png)
+            try:
+                atomic_write(target, png)
+            except OSError as exc:  # e.g. a full disk: nothing half-written stays (digitlab.io), nor an empty folder
+                with contextlib.suppress(OSError):
+                    folder.rmdir()
+                raise HTTPException(status_code=507, detail=f"could not save the drawing "
+                                                            f"({exc.strerror or type(exc).__name__})") from None
             self._saved.append(target)
             return {"saved": True, "duplicate": False, "file": rel, "label": folder.name, **self.state()}
 
