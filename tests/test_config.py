@@ -58,7 +58,9 @@ def test_every_recipe_loads_and_validates():
         assert expected in names
     for recipe in list_recipes():
         check_config(recipe.config)
-        assert recipe.config.recipe == recipe.name and recipe.source and recipe.expected_acc
+        assert recipe.config.recipe == recipe.name and recipe.source
+        # fine-tune adapts another run to new data: its accuracy is that data's, not a figure of the recipe
+        assert recipe.expected_acc or recipe.name == "fine-tune"
 
 
 def test_recipes_follow_their_tutorials():

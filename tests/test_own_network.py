@@ -421,7 +421,8 @@ def test_a_class_from_a_package_rebuilds_with_its_relative_imports(idx_dir, tmp_
     pkg.mkdir()
     (pkg / "__init__.py").write_text("")
     (pkg / "blocks.py").write_text("import torch.nn as nn\nACT = nn.ReLU\n")
-    (pkg / "nets.py").write_text(user_nets.CLASS.replace("import torch.nn as nn", "import torch.nn as nn\n\nfrom .blocks import ACT"))
+    relative = user_nets.CLASS.replace("import torch.nn as nn", "import torch.nn as nn\n\nfrom .blocks import ACT")
+    (pkg / "nets.py").write_text(relative)
     monkeypatch.syspath_prepend(str(tmp_path))
     from dlpkg_rel import nets
 

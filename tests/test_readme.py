@@ -14,7 +14,9 @@ How a README line becomes a test command (the mapping, in one place):
     are skipped (NEEDS_SHARED) and `--data-dir ../shared/data/mnist` is dropped, so those commands run on the offline
     sample (digitlab's stand-in, with its warning);
   * placeholders the README does not create are made first (PLACEHOLDERS): runs/a and runs/b (3-step runs),
-    photo.jpg, drawings/, a MindSpore model.ckpt and the repository's examples/ (your own network's file);
+    photo.jpg, drawings/, a MindSpore model.ckpt, the repository's examples/ (your own network's file), and your own
+    data: Kaggle's train.csv and test.csv, Keras's mnist.npz, folders of digit images my-digits/ and my-hand/ (small
+    synthetic ones);
   * commands that cannot run in a test are listed in NOT_RUN with the reason; any other program fails the test, so a
     new README line must be runnable or listed here.
 The ```python block (the library snippet) is run as well, with `train.max_steps=3` added to its overrides.
@@ -28,13 +30,15 @@ import shlex
 import shutil
 from pathlib import Path
 
+import numpy as np
 import torch
 from typer.testing import CliRunner
 
 from digitlab.cli import app
 from digitlab.interop.mindspore import write_ckpt
 from digitlab.models import get_model
-from tests.helpers import SHARED_MNIST
+from tests.data.test_ownfiles import write_csv, write_folder
+from tests.helpers import SHARED_MNIST, synthetic_digits
 from tests.test_preprocess import png_bytes, stroke_image
 
 README = Path(__file__).resolve().parents[1] / "README.md"
@@ -49,6 +53,7 @@ NOT_RUN = {
 }
 # README lines that need the real MNIST files (skipped when ../shared/data/mnist is absent)
 NEEDS_SHARED = ("digitlab data fetch mnist --from",)
+OWN_DATA = ("folder", "csv", "npz")  # the README's "Your own data" datasets, read from the placeholders
 SWEEP_DATA = ["--set", "data.limit=1500", "--set", "data.val_size=300"]
 
 runner = CliRunner()
@@ -125,7 +130,8 @@ def small(args: list[str], shared: bool) -> list[str]:
 
 
 def make_placeholders(shared: bool) -> None:
-    """What README lines name but no README line creates: two runs, a photo, a folder of drawings, a MindSpore file."""
+    """What README lines name but no README line creates: two runs, a photo, a folder of drawings, a MindSpore file,
+    and your own data in the three layouts."""
     for name in ("a", "b"):
         data = ["--data-dir", str(SHARED_MNIST)] if shared else ["--dataset", "mnist-sample"]
         result = runner.invoke(app, ["train", "--max-steps", "3", "--run-dir", f"runs/{name}", *data])
@@ -136,6 +142,12 @@ def make_placeholders(shared: bool) -> None:
     Path("drawings/bar.png").write_bytes(png_bytes(stroke_image(box=(20, 90, 180, 110))))
     write_ckpt("model.ckpt", {k: v.numpy() for k, v in get_model("lenet5").state_dict().items()})
     shutil.copytree(README.parent / "examples", "examples")  # the README's own network file
+    write_csv(Path("train.csv"), n=200)
+    write_csv(Path("test.csv"), n=20, labelled=False)
+    x, y = synthetic_digits(120, 5)
+    np.savez("mnist.npz", x_train=x[:80], y_train=y[:80], x_test=x[80:], y_test=y[80:])
+    write_folder(Path("my-digits"), n=80)
+    write_folder(Path("my-hand"), n=40, seed=2)
 
 
 def test_parser_reads_the_readme_forms():
@@ -185,4 +197,5 @@ def test_every_readme_command_runs(tmp_path, monkeypatch):
     assert all(not_run_reason(line.split()) for line in skipped if not line.startswith(NEEDS_SHARED))
     if shared:  # after the README's first line (`make demo`'s install), nothing may fall back to the sample
         rows = [r for r in json.loads(runner.invoke(app, ["runs", "--json"]).stdout) if r["status"] != "imported"]
-        assert rows and not [r["run"] for r in rows if r["fallback"] or r["data"] != "mnist"]
+        # (the README's own-data runs read the placeholder files on purpose: they must not fall back either)
+        assert rows and not [r["run"] for r in rows if r["fallback"] or r["data"] not in ("mnist", *OWN_DATA)]

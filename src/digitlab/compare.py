@@ -67,7 +67,8 @@ def train_recipes(recipes: list[str], overrides: list[str] | None = None, report
     configs = [check_config(resolve_config(name, values=values, overrides=overrides)) for name in recipes]
     first = configs[0].data
     # load (and verify) the data once; every recipe then trains on the same arrays
-    dataset = load_dataset(first.dataset, first.data_dir or None, strict=first.strict, progress=progress)
+    dataset = load_dataset(first.dataset, first.data_dir or None, strict=first.strict, progress=progress,
+                           test_size=first.test_size)
     folders = []
     for name, config in zip(recipes, configs):
         summary = train(config, name=f"compare-{stamp}-{name}", reporter=reporter, dataset=dataset)

@@ -41,6 +41,8 @@ class DataConfig:
     augment_rotate: float = 0.0  # random rotation, degrees
     augment_scale: float = 0.0  # random zoom, fraction
     eval_batch_size: int = 1000
+    # folder / csv datasets without their own test split: the fraction carved off (seeded, stratified) as test
+    test_size: float = 0.2
 
 
 @dataclass(frozen=True)
@@ -116,6 +118,8 @@ class TrainConfig:
     target_acc: float = 0.0  # stop at the end of the first epoch whose test accuracy (%) reaches this (0 = off)
     tensorboard: bool = False  # also write TensorBoard scalars and misclassified digits to runs/<name>/tb/
     loss_plot: bool = True  # draw runs/<name>/loss.png at the end (sweeps turn it off: ~2 s a trial on a busy CPU)
+    init_from: str = ""  # fine-tune: start from this run's (or checkpoint's) weights ("" = fresh weights)
+    freeze: int = 0  # fine-tune: train only the last N layers (modules holding weights); 0 = train them all
 
 
 @dataclass(frozen=True)
@@ -345,6 +349,9 @@ def validate(config: Config) -> Config:
         (all(w >= 0 for w in lo.class_weights) and (not lo.class_weights or sum(lo.class_weights) > 0),
          "loss.class_weights must be >= 0, and not all 0"),
         (d.eval_batch_size >= 1, "data.eval_batch_size must be at least 1"),
+        (0 < d.test_size < 1, f"data.test_size is the fraction of a folder or CSV carved off as test, in (0, 1), "
+                              f"got {d.test_size}"),
+        (t.freeze >= 0, f"train.freeze is how many last layers train (0 = all), got {t.freeze}"),
         (0 <= d.resize <= 1024 and 0 <= d.pad <= 256, "data.resize must be in 0..1024 and data.pad in 0..256"),
         (d.val_size >= 0, f"data.val_size must be >= 0 (0 = no validation split), got {d.val_size}"),
         (d.limit >= 0, f"data.limit must be >= 0 (0 = all), got {d.limit}"),

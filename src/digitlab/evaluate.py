@@ -34,7 +34,7 @@ def evaluate(
     model, ckpt = load_model(target, dev)
     info = ckpt.info
     pre, conf = info.preprocessing, info.config
-    ds = load_dataset(*data_source(info, dataset, data_dir), strict=strict_data)
+    ds = load_dataset(*data_source(info, dataset, data_dir), strict=strict_data, test_size=conf.data.test_size)
     if split == "val":
         if not conf.data.val_size:
             raise ConfigError(f"{ckpt.path}: this run had no validation split (data.val_size = 0); use --split test")

@@ -107,7 +107,7 @@ def export_model(target: str | os.PathLike, fmt: str, out: str | os.PathLike, n_
     pre = ckpt.info.preprocessing
     size = pre.input_size
     # check on real test images when we can find them; the sample (MNIST digits) otherwise
-    ds = load_dataset(*data_source(ckpt.info, None, data_dir))
+    ds = load_dataset(*data_source(ckpt.info, None, data_dir), test_size=ckpt.info.config.data.test_size)
     images, labels = ds.test_images[:n_check], ds.test_labels[:n_check]
     x = pre.model_input(images, "cpu")
     with torch.inference_mode():

@@ -1,4 +1,5 @@
-"""Predict digits: for a person's image files (MNIST-style preprocessing) or for dataset samples."""
+"""Predict digits: for a person's image files (MNIST-style preprocessing), for dataset samples, or for every row of
+Kaggle's test.csv (its answer file: `ImageId,Label`, 1-based ids, one row per test row)."""
 
 from __future__ import annotations
 
@@ -84,12 +85,39 @@ def unique_name(image: Path, used: set[str]) -> str:
     raise DigitlabError(f"{image}: too many images with this name for --explain")
 
 
+SUBMISSION_BATCH = 4096
+
+
+def predict_csv(target: str | os.PathLike, csv_path: str | os.PathLike, device: str = "auto") -> dict:
+    """Every row of a Kaggle-layout CSV (test.csv: 784 pixel columns; a labelled train.csv also works, and then
+    its accuracy is reported): labels (class names, in row order), n, model, and accuracy when labelled."""
+    from digitlab.data.tabular import read_csv
+
+    dev = pick_device(device)
+    model, ckpt = load_model(target, dev)
+    table = read_csv(Path(csv_path), n_classes=ckpt.info.num_classes)
+    predicted = np.concatenate([class_probabilities(model, ckpt.info, table.images[i : i + SUBMISSION_BATCH],
+                                                    dev).argmax(1)
+                                for i in range(0, len(table.images), SUBMISSION_BATCH)])
+    classes = ckpt.info.classes
+    result = {"labels": [classes[int(p)] for p in predicted], "n": len(predicted), "model": ckpt.model_name,
+              "checkpoint": str(ckpt.path), "csv": str(csv_path), "sha256": table.digest}
+    if table.labels is not None:
+        result["accuracy"] = round(100.0 * float((predicted == table.labels).mean()), 4)
+    return result
+
+
+def submission_csv(labels: list[str]) -> str:
+    """Kaggle's answer file: a header, then `ImageId,Label` with 1-based ids in the test file's row order."""
+    return "ImageId,Label\n" + "".join(f"{i},{label}\n" for i, label in enumerate(labels, 1))
+
+
 def predict_dataset(target: str | os.PathLike, dataset: str | None = None, split: str = "test", n: int = 10,
                     data_dir: str | os.PathLike | None = None, device: str = "auto") -> dict:
     """The tutorials' check: Predicted vs Actual for the first n samples of a split."""
     dev = pick_device(device)
     model, ckpt = load_model(target, dev)
-    ds = load_dataset(*data_source(ckpt.info, dataset, data_dir))
+    ds = load_dataset(*data_source(ckpt.info, dataset, data_dir), test_size=ckpt.info.config.data.test_size)
     images, labels = ds.split(split)
     probs = class_probabilities(model, ckpt.info, images[:n], dev)
     return {"predicted": probs.argmax(1).tolist(), "actual": labels[:n].tolist(),

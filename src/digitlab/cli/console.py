@@ -46,6 +46,7 @@ err = PipeConsole(stderr=True, highlight=False, soft_wrap=True, width=WIDTH, mar
 
 TRUST_CODE_HELP = ("Run the model code recorded in this checkpoint even if it is not on your trust list (only for "
                    "checkpoints whose code you have read: `digitlab trust RUN --show`).")
+DATASET_HELP = "mnist, fashion-mnist, kmnist, mnist-sample, idx; your own files: folder, csv, npz (with --data-dir)"
 DATA_DIR_HELP = "Folder holding the IDX files (else $DIGITLAB_DATA, the cache, /usr/share/datasets)."
 
 

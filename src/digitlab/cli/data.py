@@ -11,6 +11,7 @@ from rich.table import Table
 from digitlab.cli.app import data_app
 from digitlab.cli.console import (
     DATA_DIR_HELP,
+    DATASET_HELP,
     download_progress,
     err,
     handle_errors,
@@ -77,9 +78,10 @@ def _install(name: str, from_dir: Path, as_json: bool) -> None:
 @data_app.command("info")
 @handle_errors
 def data_info(
-    name: str = typer.Argument("mnist", help="mnist, fashion-mnist, kmnist, mnist-sample, idx"),
+    name: str = typer.Argument("mnist", help=DATASET_HELP),
     data_dir: Path | None = typer.Option(None, "--data-dir", help=DATA_DIR_HELP),
-    strict_data: bool = typer.Option(False, "--strict-data", help="Fail instead of using the offline sample."),
+    strict_data: bool = typer.Option(False, "--strict-data", help="Fail instead of using the offline sample "
+                                     "(with folder: fail on a file that is not a readable image)."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Where the data came from, whether it is verified, split sizes, class counts, pixel statistics."""
@@ -97,6 +99,10 @@ def data_info(
     out.print(labelled(info["dataset"], "bold", f" source: {info['source']}  {info['path']}"))
     out.print(f"verified: {'yes' if info['verified'] else 'no'} ({info['verify_note']})")
     out.print(f"normalize: mean {ds.mean:.4f}  std {ds.std:.4f}")
+    if "split" in info:
+        out.print(f"split: {info['split']}")
+    if ds.notice:
+        warn(ds.notice)
     table = Table("split", "n", "shape", "dtype", "pixel mean", "pixel std")
     for split, s in info["splits"].items():
         table.add_row(split, str(s["n"]), "x".join(map(str, s["shape"])), s["dtype"], f"{s['pixel_mean']:.4f}",

@@ -80,6 +80,13 @@ def serve_cmd(
     timeout_s: float = typer.Option(15.0, "--timeout", min=0.1, help="Seconds a prediction may take before a 503/504."),
     max_batch: int = typer.Option(64, "--max-batch", min=1, help="With --batch: most images in one forward pass."),
     batch_wait_ms: float = typer.Option(2.0, "--batch-wait-ms", min=0, help="With --batch: longest wait for company."),
+    collect: Path | None = typer.Option(None, "--collect", help=(
+        "Turn on the Collect view (/collect): digits drawn and labelled on the page are saved as PNGs in "
+        "DIR/<label>/, a folder dataset for `digitlab train --dataset folder --data-dir DIR`. Off unless given.")),
+    collect_per_class: int = typer.Option(2000, "--collect-max-per-class", min=1,
+                                          help="With --collect: most images per class."),
+    collect_total: int = typer.Option(10000, "--collect-max-total", min=1,
+                                      help="With --collect: most images in all."),
     threads: int = typer.Option(1, "--threads", min=0, help=(
         "torch threads per forward pass (0: torch's choice, which honours OMP_NUM_THREADS). One is best for single "
         "images and small batches; the worker pool already uses the other cores.")),
@@ -91,6 +98,7 @@ def serve_cmd(
 
     from digitlab.device import apply_threads, pick_device
     from digitlab.serve.app import create_app
+    from digitlab.serve.collect import CollectLimits
     from digitlab.serve.limits import LOOPBACK_HOSTS, allowed_hosts
 
     if target is not None:
@@ -107,9 +115,12 @@ def serve_cmd(
              "(there is no authentication)")
     apply_threads(threads)
     app_ = create_app(runs_root, target, pick_device(device), hosts=hosts, batch=batch, workers=workers or None,
-                      timeout_s=timeout_s, max_batch=max_batch, max_wait_s=batch_wait_ms / 1000)
+                      timeout_s=timeout_s, max_batch=max_batch, max_wait_s=batch_wait_ms / 1000, collect_dir=collect,
+                      collect_limits=CollectLimits(max_per_class=collect_per_class, max_total=collect_total))
     shown = f"[{host}]" if ":" in host and not host.startswith("[") else host
     out.print(f"digitlab serving on http://{shown}:{port}/  (runs page /runs, API docs /docs; Ctrl-C stops)")
+    if collect is not None:
+        out.print(f"collecting digits: http://{shown}:{port}/collect saves them in {collect}/<label>/")
     if hosts is None:
         out.print("answering any Host name (wildcard bind or --allow-host '*')")
     elif len(hosts) > len(LOOPBACK_HOSTS):

@@ -48,6 +48,8 @@ class RichReporter(Reporter):
             f"{', verified' if data['verified'] else ', NOT verified'}), device {info['device']}{threads}{resumed}"))
         if info.get("precision") == "bfloat16" or "train.amp is on but" in info.get("precision_reason", ""):
             self.console.print(f"precision: {info['precision']} ({info['precision_reason']})")
+        for note in info.get("notes", ()):
+            self.console.print(note)
         self.console.print(f"run folder: {info['run_dir']}")
         self.progress.start()
 

@@ -85,7 +85,9 @@ def predict_cmd(
     data_dir: Path | None = typer.Option(None, "--data-dir", help=DATA_DIR_HELP),
     explain: Path | None = typer.Option(None, "--explain", help="Write input + probability bars per image here."),
     csv_out: Path | None = typer.Option(None, "--csv", help="Also write the results as CSV."),
-    force: bool = typer.Option(False, "--force", help="Let --csv and --explain replace existing files."),
+    submission: Path | None = typer.Option(None, "--submission", help=(
+        "Kaggle's Digit Recognizer: predict every row of the test.csv given and write ImageId,Label here.")),
+    force: bool = typer.Option(False, "--force", help="Let --csv, --explain and --submission replace existing files."),
     device: str = typer.Option("auto", "--device"),
     as_json: bool = typer.Option(False, "--json"),
     trust_code: bool = typer.Option(False, "--trust-code", help=TRUST_CODE_HELP),
@@ -93,6 +95,13 @@ def predict_cmd(
     """Predict the digit in your own images (MNIST-style preprocessing), or dataset samples with --dataset."""
     from digitlab.predict import predict_dataset, predict_files
 
+    if submission is not None:
+        kaggle_submission(target, paths or [], submission, force, device, as_json)
+        return
+    tables = [p for p in paths or [] if p.suffix.lower() == ".csv"]
+    if tables:
+        raise DigitlabError(f"{tables[0]}: a CSV of digits (Kaggle's test.csv?): predict every row with "
+                            "--submission submission.csv")
     if dataset is not None or not paths:
         if paths:
             raise DigitlabError("give image paths or --dataset, not both")
@@ -125,6 +134,24 @@ def predict_cmd(
             out.print(f"wrote {len(results)} explanations to {explain}")
     if errors:
         raise typer.Exit(1)
+
+
+def kaggle_submission(target: Path, paths: list[Path], submission: Path, force: bool, device: str,
+                      as_json: bool) -> None:
+    from digitlab.predict import predict_csv, submission_csv
+
+    if len(paths) != 1:
+        raise DigitlabError("--submission: give one CSV file (Kaggle's test.csv), e.g. "
+                            "`digitlab predict RUN test.csv --submission submission.csv`")
+    refuse_overwrite(submission, force, "--submission")
+    result = predict_csv(target, paths[0], device)
+    atomic_write(submission, submission_csv(result["labels"]))
+    result = {k: v for k, v in result.items() if k != "labels"} | {"submission": str(submission)}
+    if as_json:
+        print_json(result)
+        return
+    scored = f"; accuracy on its labels {result['accuracy']:.2f}%" if "accuracy" in result else ""
+    out.print(f"wrote {submission}: {result['n']:,} rows (ImageId,Label) from {result['csv']}{scored}")
 
 
 @app.command("plot")

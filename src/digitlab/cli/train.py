@@ -7,7 +7,16 @@ from pathlib import Path
 import typer
 
 from digitlab.cli.app import app
-from digitlab.cli.console import DATA_DIR_HELP, TRUST_CODE_HELP, download_progress, err, handle_errors, out, print_json
+from digitlab.cli.console import (
+    DATA_DIR_HELP,
+    DATASET_HELP,
+    TRUST_CODE_HELP,
+    download_progress,
+    err,
+    handle_errors,
+    out,
+    print_json,
+)
 from digitlab.cli.progress import RichReporter
 from digitlab.errors import DigitlabError
 
@@ -26,9 +35,16 @@ def train_cmd(
     loss: str | None = typer.Option(None, "--loss", help="ce, nll, softmax-ce"),
     seed: int | None = typer.Option(None, "--seed"),
     device: str | None = typer.Option(None, "--device", help="auto, cpu, cuda, mps"),
-    dataset: str | None = typer.Option(None, "--dataset", help="mnist, fashion-mnist, kmnist, mnist-sample, idx"),
-    data_dir: Path | None = typer.Option(None, "--data-dir", help=DATA_DIR_HELP),
-    strict_data: bool = typer.Option(False, "--strict-data", help="Fail instead of using the offline sample."),
+    dataset: str | None = typer.Option(None, "--dataset", help=DATASET_HELP),
+    data_dir: Path | None = typer.Option(None, "--data-dir", help=DATA_DIR_HELP + " For folder, csv, npz: the "
+                                         "folder of class folders, the CSV or the .npz."),
+    strict_data: bool = typer.Option(False, "--strict-data", help=(
+        "Fail instead of using the offline sample; with --dataset folder, fail on any file that is not a readable "
+        "image instead of skipping it.")),
+    init_from: str | None = typer.Option(None, "--init-from", help=(
+        "Fine-tune: start from this run's (or checkpoint's) weights, same architecture; a fresh last layer when "
+        "the classes differ. Try --recipe fine-tune.")),
+    freeze: int | None = typer.Option(None, "--freeze", min=0, help="Train only the last N layers (train.freeze)."),
     max_steps: int | None = typer.Option(None, "--max-steps", min=0, help="Stop after N steps (smoke runs)."),
     ckpt_every: int | None = typer.Option(None, "--ckpt-every", min=0, help="Resume checkpoint every N steps."),
     threads: int | None = typer.Option(None, "--threads", min=1,
@@ -58,14 +74,20 @@ def train_cmd(
                                     ("--batch-size", batch_size), ("--optimizer", optimizer), ("--loss", loss),
                                     ("--seed", seed), ("--dataset", dataset), ("--config", config_file),
                                     ("--name", name), ("--run-dir", run_dir), ("--strict-data", strict_data),
-                                    ("--tensorboard", tensorboard)) if v]
+                                    ("--tensorboard", tensorboard), ("--init-from", init_from),
+                                    ("--freeze", freeze)) if v]
             if given:
                 raise DigitlabError(f"--resume continues a run as it was configured; drop {', '.join(given)}")
             summary = resume(resume_dir, list(overrides or []), reporter=reporter, progress=update, values=placement)
         else:
             values = {**placement, "model.name": model, "train.batch_size": batch_size, "optim.lr": lr,
                       "optim.name": optimizer, "loss.name": loss, "train.seed": seed, "data.dataset": dataset,
-                      "data.strict": True if strict_data else None, "train.tensorboard": True if tensorboard else None}
+                      "data.strict": True if strict_data else None, "train.tensorboard": True if tensorboard else None,
+                      "train.init_from": init_from, "train.freeze": freeze}
+            if init_from:  # the same architecture and input geometry as the run it starts from, unless told
+                from digitlab.training.finetune import base_values, origin
+
+                values = {**base_values(origin(init_from)), **{k: v for k, v in values.items() if v is not None}}
             config = resolve_config(recipe, config_file, values, list(overrides or []))
             summary = train(config, name=name, run_dir=run_dir, reporter=reporter, progress=update)
     finally:

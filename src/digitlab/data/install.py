@@ -29,6 +29,9 @@ REFUSALS = {
               "--from installs a published dataset ({published})",
     "own": "dataset '{name}' is your own IDX files: there is nothing to fetch or install; name their folder where "
            "you use them, e.g. `digitlab train --dataset {name} --data-dir DIR`",
+    **{kind: "dataset '{name}' is your own files: there is nothing to fetch or install; name them where you use "
+             "them, e.g. `digitlab train --dataset {name} --data-dir PATH`"
+       for kind in ("image-folder", "kaggle-csv", "keras-npz")},
 }
 
 

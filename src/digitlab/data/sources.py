@@ -25,6 +25,8 @@ from digitlab.data.catalog import DATASETS, ROLES, STEMS, DatasetSpec, get_spec 
 from digitlab.data.download import ProgressFn, Wanted, download_files
 from digitlab.data.install import install, refusal
 from digitlab.data.locate import EXPECTED, Root, find_files, install_dir, search_roots  # noqa: F401
+from digitlab.data.ownfiles import LOADERS as OWN_LOADERS
+from digitlab.data.ownfiles import LoadOptions, resolve_file
 from digitlab.data.verify import DigestCache, check_file
 from digitlab.errors import DataError
 
@@ -133,7 +135,9 @@ def _published(ask: _Ask) -> Source:
 
 
 # how each kind of source (catalog.SOURCES) is resolved
-RESOLVERS: dict[str, Callable[[_Ask], Source]] = {"published": _published, "sample": _sample, "own": _own}
+RESOLVERS: dict[str, Callable[[_Ask], Source]] = {"published": _published, "sample": _sample, "own": _own,
+                                                  "image-folder": resolve_file, "kaggle-csv": resolve_file,
+                                                  "keras-npz": resolve_file}
 
 
 def _resolve(ask: _Ask) -> Source:
@@ -173,6 +177,8 @@ class Dataset:
     test_labels: np.ndarray
     fallback: str | None = None
     files: dict[str, str] = field(default_factory=dict)
+    extra: dict = field(default_factory=dict)  # more provenance: your own files' digest, counts, split, skipped
+    notice: str | None = None  # one line for the person (your own folder's skipped files)
 
     def split(self, split: str) -> tuple[np.ndarray, np.ndarray]:
         if split == "train":
@@ -190,6 +196,7 @@ class Dataset:
             "path": self.path,
             "verified": self.verified,
             "fallback": self.fallback,
+            **self.extra,
         }
 
 
@@ -206,7 +213,7 @@ def _check_arrays(role_paths: dict[str, str], images: np.ndarray, labels: np.nda
         raise DataError(f"{lab_src}: label {int(labels.max())} out of range 0..{n_classes - 1}")
 
 
-def _load_sample(source: Source, spec: DatasetSpec, requested: str) -> Dataset:
+def _load_sample(source: Source, spec: DatasetSpec, requested: str, options: LoadOptions) -> Dataset:
     from digitlab.data.sample import load_sample
 
     path, verified, (xtr, ytr, xte, yte) = load_sample()
@@ -218,7 +225,7 @@ def _load_sample(source: Source, spec: DatasetSpec, requested: str) -> Dataset:
     )
 
 
-def _load_files(source: Source, spec: DatasetSpec, requested: str) -> Dataset:
+def _load_files(source: Source, spec: DatasetSpec, requested: str, options: LoadOptions) -> Dataset:
     cache = DigestCache.load()
     arrays, notes, verified = {}, set(), True
     try:
@@ -250,8 +257,8 @@ def _load_files(source: Source, spec: DatasetSpec, requested: str) -> Dataset:
 
 
 # how each kind of source is read (the stand-in's kind decides, when it stood in)
-LOADERS: dict[str, Callable[[Source, DatasetSpec, str], Dataset]] = {
-    "published": _load_files, "own": _load_files, "sample": _load_sample,
+LOADERS: dict[str, Callable[[Source, DatasetSpec, str, LoadOptions], Dataset]] = {
+    "published": _load_files, "own": _load_files, "sample": _load_sample, **OWN_LOADERS,
 }
 
 
@@ -261,11 +268,15 @@ def load_dataset(
     download: bool = True,
     strict: bool = False,
     progress: ProgressFn | None = None,
+    test_size: float = 0.2,
 ) -> Dataset:
-    """Resolve, read and verify a dataset. Every load verifies (cached digests keep it cheap)."""
+    """Resolve, read and verify a dataset. Every load verifies (cached digests keep it cheap).
+
+    strict: no stand-in, and (your own folder) a file that is not a readable image is an error, not a note.
+    test_size: for a folder or CSV without its own test split, the fraction of each class carved off as test."""
     source = resolve(name, data_dir, download=download, strict=strict, progress=progress)
     spec = get_spec(source.dataset)
-    return LOADERS[spec.source](source, spec, name)
+    return LOADERS[spec.source](source, spec, name, LoadOptions(strict, test_size))
 
 
 # --------------------------------------------------------------------------------------------- fetching
@@ -291,7 +302,8 @@ def _fetch_own(spec: DatasetSpec, progress, mirrors, from_dir) -> Source:
 
 # how each kind of source (catalog.SOURCES) is fetched
 FETCHERS: dict[str, Callable[..., Source]] = {"published": _fetch_published, "sample": _fetch_sample,
-                                              "own": _fetch_own}
+                                              "own": _fetch_own, "image-folder": _fetch_own, "kaggle-csv": _fetch_own,
+                                              "keras-npz": _fetch_own}
 
 
 def fetch(name: str, progress: ProgressFn | None = None, mirrors: tuple[str, ...] | None = None,

@@ -42,7 +42,7 @@ def list_recipes() -> list[Recipe]:
 
 DEFAULT_RECIPE = "quickstart"
 ORDER = ["quickstart", "quickstart-deep", "lenet5", "mlp-sgd", "mlp-5layer", "cnn-small", "rnn", "lstm", "gru",
-         "pytorch-example", "strong", "fast", "best"]
+         "pytorch-example", "strong", "fast", "best", "fine-tune"]
 
 
 def _order(name: str) -> tuple[int, str]:

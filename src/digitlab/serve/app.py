@@ -7,6 +7,10 @@
     GET  /api/runs          every trained run (as `digitlab runs --json`, run names only, no paths)
     GET  /api/runs/{name}   one run: its row, summary and figure URLs
     GET  /api/runs/{name}/figures/{file}.png
+    GET  /collect           the drawing page with the Collect card (`serve --collect DIR`)
+    GET  /api/collect       counts per class (or {"enabled": false})
+    POST /api/collect?label=D   save the drawing as DIR/D/<content hash>.png (serve/collect.py)
+    POST /api/collect/undo  remove the last digit this server saved
     GET  /healthz           answered on the event loop, whatever the workers are doing
 Bad requests get a 4xx with a one-line message; an unforeseen failure a one-line 500 without a traceback. Image
 decoding, preprocessing and forward passes run in a bounded worker pool (serve/limits.py), never on the event loop;
@@ -36,6 +40,7 @@ from digitlab.errors import CheckpointError, DigitlabError
 from digitlab.preprocess import MAX_PIXELS, ImageError, decode, to_mnist
 from digitlab.serve import catalog, pages
 from digitlab.serve.batcher import Batcher
+from digitlab.serve.collect import CollectLimits, Collector, disabled
 from digitlab.serve.limits import LOOPBACK_HOSTS, HostCheck, WorkerPool, run_name, scrub_paths, shown, wait_job
 from digitlab.serve.models import ModelCache, Served
 from digitlab.serve.uploads import image_bytes
@@ -65,8 +70,10 @@ def prepare_and_predict(data: bytes, served: Served) -> tuple[np.ndarray, str, n
 def create_app(runs_root: str | os.PathLike | None = None, default: str | os.PathLike | None = None,
                device: torch.device | None = None, *, hosts: frozenset[str] | None = LOOPBACK_HOSTS,
                batch: bool = True, workers: int | None = None, timeout_s: float = 15.0, max_batch: int = 64,
-               max_wait_s: float = 0.002) -> FastAPI:
-    """hosts: the Host names to answer (None: any). batch: gather concurrent predictions into one forward pass."""
+               max_wait_s: float = 0.002, collect_dir: str | os.PathLike | None = None,
+               collect_limits: CollectLimits | None = None) -> FastAPI:
+    """hosts: the Host names to answer (None: any). batch: gather concurrent predictions into one forward pass.
+    collect_dir: where the Collect view saves a person's digits (None: collecting is off)."""
     from digitlab import runs
 
     root = Path(runs_root) if runs_root else runs.paths.runs_root()
@@ -75,6 +82,7 @@ def create_app(runs_root: str | os.PathLike | None = None, default: str | os.Pat
     batchers: dict[str, Batcher] = {}
     batchers_lock = threading.Lock()
     default_target = Path(default) if default else None
+    collector = Collector(collect_dir, collect_limits) if collect_dir is not None else None
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -88,6 +96,7 @@ def create_app(runs_root: str | os.PathLike | None = None, default: str | os.Pat
     app.add_middleware(HostCheck, hosts=hosts)
     app.state.pool, app.state.cache, app.state.batchers = pool, cache, batchers
     app.state.max_pixels = MAX_PIXELS
+    app.state.collector = collector
 
     @app.exception_handler(DigitlabError)
     async def digitlab_error(request: Request, exc: DigitlabError) -> JSONResponse:  # noqa: ARG001
@@ -183,5 +192,22 @@ def create_app(runs_root: str | os.PathLike | None = None, default: str | os.Pat
                 "probability": described["probability"], "probabilities": [round(float(p), 6) for p in probs],
                 "top_k": described["top_k"], "classes": list(served.classes), "model": served.model_name,
                 "run": name, "input": png}
+
+    @app.get("/api/collect")
+    def api_collect_state() -> dict:
+        return collector.state() if collector else {"enabled": False}
+
+    @app.post("/api/collect")
+    async def api_collect(request: Request, label: int) -> dict:
+        if collector is None:
+            raise disabled()
+        data = await image_bytes(request)
+        return await pool.run(collector.save, data, label)
+
+    @app.post("/api/collect/undo")
+    async def api_collect_undo() -> dict:
+        if collector is None:
+            raise disabled()
+        return await pool.run(collector.undo)
 
     return app

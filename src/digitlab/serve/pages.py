@@ -37,6 +37,10 @@ def add_routes(app: FastAPI) -> None:
     def index() -> str:
         return _static("index.html")
 
+    @app.get("/collect", response_class=HTMLResponse, include_in_schema=False)
+    def collect_page() -> str:
+        return _static("index.html")  # the drawing page; app.js shows its Collect card here
+
     @app.get("/runs", response_class=HTMLResponse, include_in_schema=False)
     def runs_page() -> str:
         return _static("runs.html")

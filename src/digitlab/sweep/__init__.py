@@ -31,7 +31,7 @@ def default_val_size(base: cfgmod.Config) -> int:
     from digitlab.data.loader import select
 
     d = base.data
-    dataset = digitlab.load_dataset(d.dataset, d.data_dir or None, strict=d.strict)
+    dataset = digitlab.load_dataset(d.dataset, d.data_dir or None, strict=d.strict, test_size=d.test_size)
     _, labels = select(dataset.train_images, dataset.train_labels, d.classes, d.limit)
     return max(1, len(labels) // VAL_FRACTION)
 

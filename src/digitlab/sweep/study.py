@@ -239,7 +239,7 @@ def run_worker(sweep_dir: str | os.PathLike, events: SweepEvents | None = None, 
     # A different seed per worker and per restart, so two workers (or a resumed sweep) never replay one sequence.
     study.sampler = SAMPLERS[spec.sampler](spec, spec.seed + 1000 * worker + len(study.trials))
     if dataset is None:
-        dataset = digitlab.load_dataset(base.data.dataset, base.data.data_dir or None)
+        dataset = digitlab.load_dataset(base.data.dataset, base.data.data_dir or None, test_size=base.data.test_size)
     if dataset.fallback:
         events.on_data_fallback(dataset.fallback)
     target = target_trials(spec)

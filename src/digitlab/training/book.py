@@ -28,7 +28,7 @@ from digitlab.config import Config
 from digitlab.contract import CheckpointInfo, Preprocessing, UserCode
 from digitlab.distributed import Dist
 from digitlab.models import count_parameters
-from digitlab.training import checkpoint
+from digitlab.training import checkpoint, finetune
 
 
 class Session(Protocol):
@@ -189,6 +189,7 @@ class RunBook:
             "optimizer": self.config.optim.name,
             "lr": self.config.optim.lr,
             "data": data.dataset.provenance(),
+            "init_from": finetune.recorded(self.run_dir),
             "data_verified": data.dataset.verified,
             "n_train": len(data.train.labels),
             "n_test": len(data.test.labels),

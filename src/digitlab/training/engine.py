@@ -23,7 +23,7 @@ from digitlab.device import apply_threads, pick_device
 from digitlab.errors import CheckpointError, ConfigError, TrainingError, TrainingInterrupted
 from digitlab.io import atomic_write, write_json
 from digitlab.models import build, count_parameters, trust, user
-from digitlab.training import checkpoint, loop
+from digitlab.training import checkpoint, finetune, loop
 from digitlab.training.inbackward import check_opt_in
 from digitlab.training.report import Reporter
 from digitlab.training.setup import (
@@ -42,7 +42,9 @@ def _start_info(s: Session) -> dict:
     return {"run_dir": str(s.run_dir), "config": s.config, "device": str(s.device), "params": count_parameters(s.model),
             "data": s.data.dataset.provenance(), "threads": torch.get_num_threads(), **s.precision.as_dict(),
             **s.update_info(), "n_train": len(s.data.train.labels), "n_test": len(s.data.test.labels),
-            **({"resumed_at": s.resumed_at} if s.resumed_at is not None else {})}
+            **({"resumed_at": s.resumed_at} if s.resumed_at is not None else {}),
+            "notes": [f"data split: {split}" for split in [s.data.dataset.extra.get("split")] if split]
+            + ([s.data.dataset.notice] if s.data.dataset.notice else []) + s.notes}
 
 
 def _run(s: Session, reporter: Reporter) -> dict:
@@ -105,14 +107,26 @@ def train(config: Config, name: str | None = None, run_dir: str | Path | None = 
     if model is not None:
         code = build.source_code(config.model, model)
         config = replace(config, model=replace(config.model, name=code.ref))
-    config = check_config(config)
-    source = model_source(config, model)
+    origin = finetune.origin(config.train.init_from) if config.train.init_from else None
+    # a fine-tune of a user's own network continues the code its origin recorded (once trusted), never a file that
+    # the origin's config names
+    recorded = origin.checkpoint.info.code if origin is not None and model is None \
+        and origin.checkpoint.info.model == config.model.name else None
+    if recorded is not None:
+        trust.require(recorded, str(origin.checkpoint.path))
+    elif origin is not None and model is None and user.is_user_ref(config.model.name):
+        raise CheckpointError(f"--init-from {config.train.init_from}: a fine-tune of your own network needs the code "
+                              "its checkpoint recorded; this one records none for it")
+    config = check_config(config, recorded)
+    source = model_source(config, model, recorded)
+    if origin is not None:
+        finetune.check(config, origin)
     ddp = distributed.from_env()
     reporter = (reporter or Reporter()) if ddp.is_main else Reporter()
     device = distributed.setup(ddp, pick_device(config.train.device))
     check_opt_in(config, device, ddp)
     apply_threads(config.train.threads)
-    data = prepare_shared(config, device, ddp, dataset, progress, source.traits)
+    data = prepare_shared(config, device, ddp, dataset, progress, source.traits, origin.statistics if origin else None)
     if data.dataset.fallback:  # record the data actually used
         config = replace(config, data=replace(config.data, dataset=data.dataset.name))
     preflight(config, source, data)
@@ -123,8 +137,10 @@ def train(config: Config, name: str | None = None, run_dir: str | Path | None = 
             trust.add(source.code, "trained")  # this user ran it: their own checkpoints rebuild it without asking
         atomic_write(folder / "config.toml", cfgmod.dumps(config))
         write_json(folder / "data.json", data.dataset.provenance())
+        if origin is not None:
+            finetune.record(folder, origin)
     folder = Path(distributed.broadcast_text(ddp, str(folder) if folder else None))
-    return _run(open_session(config, folder, device, ddp, data, source=source), reporter)
+    return _run(open_session(config, folder, device, ddp, data, source=source, origin=origin), reporter)
 
 
 def resume(run_dir: str | Path, overrides: list[str] | None = None, reporter: Reporter | None = None,
@@ -181,7 +197,10 @@ def resume(run_dir: str | Path, overrides: list[str] | None = None, reporter: Re
         source = ModelSource(info.code, build.traits(config.model, info.code))
     device = distributed.setup(ddp, pick_device(config.train.device))  # (an old run's in-backward setting: as before)
     apply_threads(config.train.threads)
-    data = prepare_shared(config, device, ddp, progress=progress, traits=source.traits if source else None)
+    # a fine-tune normalizes with its origin's statistics, which its checkpoints carry
+    kept = (info.preprocessing.mean, info.preprocessing.std) if config.train.init_from else None
+    data = prepare_shared(config, device, ddp, progress=progress, traits=source.traits if source else None,
+                          statistics=kept)
     s = open_session(config, run_dir, device, ddp, data, resume_from=ckpt, horizon_epochs=saved.train.epochs,
                      source=source)
     if ddp.is_main:

@@ -14,7 +14,7 @@ their Session here.
 from __future__ import annotations
 
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -33,7 +33,7 @@ from digitlab.errors import ConfigError
 from digitlab.models import build, user
 from digitlab.models.build import ModelTraits
 from digitlab.models.init import INITS, init_weights
-from digitlab.training import checkpoint
+from digitlab.training import checkpoint, finetune
 from digitlab.training.book import RunBook
 from digitlab.training.inbackward import BackwardSGD, why_not
 from digitlab.training.losses import make_loss
@@ -59,11 +59,11 @@ def check_config(config: Config, code: UserCode | None = None) -> Config:
                                 ("schedule.name", config.schedule.name, SCHEDULES)):
         if name not in registry:
             raise ConfigError(f"{key} '{name}': choose one of {', '.join(registry)}")
-    n_classes = len(DATASETS[config.data.dataset].classes)
-    if config.loss.class_weights and len(config.loss.class_weights) != n_classes:
+    n_classes = len(DATASETS[config.data.dataset].classes)  # 0: named by the data itself (a folder's classes)
+    if n_classes and config.loss.class_weights and len(config.loss.class_weights) != n_classes:
         raise ConfigError(f"loss.class_weights has {len(config.loss.class_weights)} weights; {config.data.dataset} has "
                           f"{n_classes} classes: give one weight per class")
-    if any(c >= n_classes for c in config.data.classes):
+    if n_classes and any(c >= n_classes for c in config.data.classes):
         raise ConfigError(f"data.classes {list(config.data.classes)}: {config.data.dataset} has classes 0..{n_classes - 1}")
     if config.model.init not in INITS:
         raise ConfigError(f"model.init '{config.model.init}': choose one of {', '.join(INITS)}")
@@ -83,12 +83,13 @@ class ModelSource:
     traits: ModelTraits
 
 
-def model_source(config: Config, obj=None) -> ModelSource:
+def model_source(config: Config, obj=None, recorded: UserCode | None = None) -> ModelSource:
     """The model's origin, checked before any data loads: a user's file is loaded (executed: it is the user's own,
-    named on their command line) and model.args checked against its signature."""
+    named on their command line, or code a checkpoint `recorded` that the caller had trusted) and model.args checked
+    against its signature."""
     from digitlab.data.catalog import DATASETS
 
-    code = build.source_code(config.model, obj)
+    code = build.source_code(config.model, obj, recorded)
     if code is not None:
         user.call_arguments(user.load_callable(code), code, len(DATASETS[config.data.dataset].classes))
     return ModelSource(code, build.traits(config.model, code))
@@ -150,11 +151,15 @@ def split_loader(images: np.ndarray, labels: np.ndarray, pre: Preprocessing, dev
 
 
 def prepare_data(config: Config, device: torch.device, dataset: Dataset | None = None, progress=None,
-                 traits: ModelTraits | None = None) -> Prepared:
+                 traits: ModelTraits | None = None, statistics: tuple[float, float] | None = None) -> Prepared:
+    """statistics: the (mean, std) to normalize with instead of the dataset's own (a fine-tune keeps its model's)."""
     d = config.data
     traits = traits or model_source(config).traits
     if dataset is None:
-        dataset = load_dataset(d.dataset, d.data_dir or None, strict=d.strict, progress=progress)
+        dataset = load_dataset(d.dataset, d.data_dir or None, strict=d.strict, progress=progress,
+                               test_size=d.test_size)
+    if statistics is not None:
+        dataset = replace(dataset, mean=statistics[0], std=statistics[1])
     pre = preprocessing_for(config, dataset, traits)
     xtr, ytr = select(dataset.train_images, dataset.train_labels, d.classes, d.limit)
     xte, yte = select(dataset.test_images, dataset.test_labels, d.classes)
@@ -180,12 +185,13 @@ def check_world(config: Config, ddp: distributed.Dist) -> None:
 
 
 def prepare_shared(config: Config, device: torch.device, ddp: distributed.Dist, dataset: Dataset | None = None,
-                   progress=None, traits: ModelTraits | None = None) -> Prepared:
+                   progress=None, traits: ModelTraits | None = None,
+                   statistics: tuple[float, float] | None = None) -> Prepared:
     """Rank 0 finds or downloads the data first; the other ranks wait, then find it in place."""
     check_world(config, ddp)
     if not ddp.is_main:
         distributed.barrier(ddp)
-    data = prepare_data(config, device, dataset, progress, traits)
+    data = prepare_data(config, device, dataset, progress, traits, statistics)
     if ddp.is_main:
         distributed.barrier(ddp)
     return data
@@ -231,6 +237,7 @@ class Session:
     in_backward: BackwardSGD | None = None  # the optimizer's updates run inside backward (then never step it)
     in_backward_reason: str = ""  # why not, when they do not
     code: UserCode | None = None  # the user's own network's source (recorded in every checkpoint); None: registry
+    notes: list[str] = field(default_factory=list)  # lines for the run's header (fine-tune: origin, fresh layer, freeze)
 
     @property
     def stepper(self) -> torch.optim.Optimizer | None:
@@ -261,20 +268,23 @@ def _wrap(model: nn.Module, config: Config, device: torch.device, ddp: distribut
 
 def open_session(config: Config, run_dir: Path, device: torch.device, ddp: distributed.Dist, data: Prepared,
                  resume_from: Path | None = None, horizon_epochs: int | None = None,
-                 source: ModelSource | None = None) -> Session:
+                 source: ModelSource | None = None, origin: finetune.Origin | None = None) -> Session:
     """Build model, optimizer, schedule and loss; restore them (and the position) from `resume_from` if given.
 
     horizon_epochs: the epochs the schedule spans (a resumed run keeps the horizon it started with, so extending
     --epochs does not rewind the learning rate). source: where the model comes from (default: the config's).
+    origin: a fine-tune's starting weights (not read on resume).
     """
     source = source or model_source(config)
     torch.manual_seed(config.train.seed)
     model = build.build(config.model, len(data.preprocessing.classes), source.code)
     init_weights(model, config.model.init, config.model.init_std, config.model.init_bias)
+    notes = finetune.load_into(model, origin, data.preprocessing.classes) if origin and resume_from is None else []
+    notes += [note] if (note := finetune.freeze(model, config.train.freeze)) else []
     model = model.to(device)
     if config.train.channels_last:
         model = model.to(memory_format=torch.channels_last)
-    optimizer = make_optimizer(model.parameters(), config.optim)
+    optimizer = make_optimizer(finetune.trainable(model), config.optim)
     steps = len(data.train)
     scheduler = make_scheduler(optimizer, config.schedule, (horizon_epochs or config.train.epochs) * steps, steps)
     state, resumed_at = State(), None
@@ -290,4 +300,5 @@ def open_session(config: Config, run_dir: Path, device: torch.device, ddp: distr
                    loss_fn=make_loss(config.loss, device), output_kind=source.traits.output, code=source.code,
                    state=state, book=book, resumed_at=resumed_at,
                    precision=precision_for(config.train, device),
-                   in_backward=BackwardSGD(optimizer) if why is None else None, in_backward_reason=why or "")
+                   in_backward=BackwardSGD(optimizer) if why is None else None, in_backward_reason=why or "",
+                   notes=notes)

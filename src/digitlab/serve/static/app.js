@@ -155,3 +155,90 @@ drop.addEventListener("dragleave", () => drop.classList.remove("over"));
 drop.addEventListener("drop", (e) => { e.preventDefault(); drop.classList.remove("over"); useFile(e.dataTransfer.files[0]); });
 clearPad();
 loadRuns();
+
+// The Collect view (/collect, when the server runs with --collect DIR): press a digit to save the drawing as that
+// digit (the server names the file by its content and writes it in DIR/<digit>/); counts per class; undo the last.
+const collectCard = document.getElementById("collect");
+const collectStatus = document.getElementById("collect-status");
+const savePredicted = document.getElementById("save-predicted");
+const undoButton = document.getElementById("undo");
+let predictedIndex = null;
+
+function showCounts(state) {
+  const counts = document.getElementById("counts");
+  counts.replaceChildren();
+  for (const c of state.classes) {
+    const cell = document.createElement("div");
+    cell.textContent = `${c}: ${state.counts[c] || 0}`;
+    cell.dataset.cls = c;
+    counts.append(cell);
+  }
+  document.getElementById("collect-where").textContent =
+    `${state.total} saved (at most ${state.limits.max_per_class} a digit, ${state.limits.max_total} in all)`;
+  undoButton.disabled = !state.can_undo;
+}
+
+function markPrediction(index) {
+  predictedIndex = index;
+  document.querySelectorAll("#labels button").forEach((b) => b.classList.toggle("predicted", Number(b.dataset.label) === index));
+  document.getElementById("predicted-label").textContent = index == null ? "?" : String(index);
+  savePredicted.disabled = index == null;
+}
+
+async function collectRequest(url, body) {
+  const res = await fetch(url, { method: "POST", body });
+  const answer = await res.json();
+  if (!res.ok) { collectStatus.textContent = answer.detail || `error ${res.status}`; return null; }
+  showCounts(answer);
+  return answer;
+}
+
+function saveAs(label) {
+  if (!dirty) { collectStatus.textContent = "draw a digit first"; return; }
+  pad.toBlob(async (blob) => {
+    const form = new FormData();
+    form.append("file", blob, "drawing.png");
+    const saved = await collectRequest(`/api/collect?label=${label}`, form);
+    if (!saved) return;
+    collectStatus.textContent = saved.saved ? `saved as ${saved.label} (${saved.file})` : `already saved as ${saved.label}`;
+    clearPad();
+    markPrediction(null);
+  }, "image/png");
+}
+
+async function loadCollect() {
+  const onPage = location.pathname === "/collect";
+  document.getElementById("nav-draw").classList.toggle("here", !onPage);
+  document.getElementById("nav-collect").classList.toggle("here", onPage);
+  if (!onPage) return;
+  document.querySelector(".card.drawing").after(collectCard);  // beside the pad: draw, then press the digit
+  collectCard.hidden = false;
+  const res = await fetch("/api/collect");
+  const state = await res.json();
+  if (!state.enabled) {
+    document.getElementById("collect-off").hidden = false;
+    for (const id of ["labels", "save-predicted", "undo", "counts"]) document.getElementById(id).hidden = true;
+    return;
+  }
+  const labels = document.getElementById("labels");
+  state.classes.forEach((c, i) => {
+    const b = document.createElement("button");
+    b.type = "button";
+    b.textContent = c;
+    b.dataset.label = String(i);
+    b.title = `save this drawing as ${c}`;
+    b.addEventListener("click", () => saveAs(i));
+    labels.append(b);
+  });
+  showCounts(state);
+  // every answer the page shows marks the predicted digit: "Right" saves under it, any other digit corrects it
+  const shown = show;
+  show = (result) => { shown(result); markPrediction(result.prediction); };
+}
+
+savePredicted.addEventListener("click", () => { if (predictedIndex != null) saveAs(predictedIndex); });
+undoButton.addEventListener("click", async () => {
+  const undone = await collectRequest("/api/collect/undo", null);
+  if (undone) collectStatus.textContent = `removed ${undone.undone}`;
+});
+loadCollect();
