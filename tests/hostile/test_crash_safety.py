@@ -103,7 +103,7 @@ def test_sigterm_saves_then_resume_is_bit_identical(idx_dir, tmp_path, reference
     proc = killed("sigterm-at-step:7", args(idx_dir, run), expect=130)
     said = [line for line in proc.stderr.splitlines() if line.strip()]
     assert len(said) == 1 and "--resume" in said[0], proc.stderr  # one line saying how to go on
-    assert checkpoint.read_resume_position(run / "checkpoints" / "resume.safetensors")["global_step"] == 7
+    assert checkpoint.read_resume_header(run / "checkpoints" / "resume.safetensors")[1]["global_step"] == 7
     assert run_status(run) == "interrupted"
     resumed(run)
     assert_same_as_reference(run, reference)

@@ -192,7 +192,7 @@ def test_sigkill_then_resume_loses_at_most_ckpt_every(idx_dir, tmp_path):
     proc.wait(timeout=30)
     done = max(r["step"] for r in MetricsLog.read(run / "metrics.jsonl"))
     assert run_status(run) == "interrupted"
-    saved_step = checkpoint.read_resume_position(resume_file)["global_step"]
+    saved_step = checkpoint.read_resume_header(resume_file)[1]["global_step"]
     assert done - saved_step <= 7
     result = subprocess.run([sys.executable, "-m", "digitlab", "train", "--resume", str(run), "--epochs", "3",
                              "--json"], capture_output=True, text=True, timeout=300)
@@ -214,7 +214,7 @@ def test_ctrl_c_saves_and_explains_how_to_resume(idx_dir, tmp_path):
     assert proc.returncode == 130, stderr
     assert "interrupted" in stderr and "--resume" in stderr and "Traceback" not in stderr
     assert run_status(run) == "interrupted"
-    position = checkpoint.read_resume_position(run / "checkpoints" / "resume.safetensors")
+    position = checkpoint.read_resume_header(run / "checkpoints" / "resume.safetensors")[1]
     assert position["global_step"] >= 30
 
 

@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from digitlab import paths
-from digitlab.data.ownfiles import OwnData
+from digitlab.data.dataset import OwnData
 from digitlab.data.verify import DigestCache
 from digitlab.errors import DataError, DigitlabError
 from digitlab.io import atomic_open, atomic_write

@@ -13,42 +13,20 @@ provenance every output records (path, digest, counts per class, the split, skip
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from digitlab.data.dataset import Dataset, LoadOptions, OwnData, Source
+from digitlab.data.folder import read_folder
+from digitlab.data.tabular import read_csv, read_npz
 from digitlab.errors import DataError
 
 if TYPE_CHECKING:
     from digitlab.data.catalog import DatasetSpec
-    from digitlab.data.sources import Dataset, Source
 
 SPLIT_SEED = 0  # the split is part of the data, not of a run: every command carves the same one
-
-
-@dataclass(frozen=True)
-class LoadOptions:
-    """What a load may be asked besides the dataset's name and folder."""
-
-    strict: bool = False  # skipped files (not images, unreadable) are an error instead of a note
-    test_size: float = 0.2  # data.test_size: the fraction of each class carved off as test, when there is no test split
-
-
-@dataclass(frozen=True)
-class OwnData:
-    """What a reader found: the arrays (one split, or both), the class names and what it records about the file."""
-
-    images: np.ndarray  # (N, 28, 28) uint8
-    labels: np.ndarray  # (N,) int64
-    classes: tuple[str, ...]
-    digest: str  # sha256 of what was read (the file, or the folder's names, sizes and content hashes)
-    kind: str  # folder | csv | npz
-    test_images: np.ndarray | None = None  # the data's own test split, when it has one
-    test_labels: np.ndarray | None = None
-    extra: dict[str, Any] | None = None  # more provenance (skipped files, cache)
-    notice: str | None = None  # one line for the person (skipped files)
 
 
 def stratified_split(labels: np.ndarray, test_size: float, seed: int = SPLIT_SEED) -> tuple[np.ndarray, np.ndarray]:
@@ -79,8 +57,6 @@ def measured(images: np.ndarray) -> tuple[float, float]:
 
 
 def to_dataset(source: Source, spec: DatasetSpec, requested: str, found: OwnData, options: LoadOptions) -> Dataset:
-    from digitlab.data.sources import Dataset
-
     if found.test_images is not None and found.test_labels is not None:
         xtr, ytr, xte, yte = found.images, found.labels, found.test_images, found.test_labels
         split = f"the data's own train and test splits ({len(ytr):,} / {len(yte):,})"
@@ -106,8 +82,6 @@ def to_dataset(source: Source, spec: DatasetSpec, requested: str, found: OwnData
 
 def resolve_file(ask: Any) -> Source:
     """The path named by --data-dir (a folder, a .csv, a .npz): required, and it must exist."""
-    from digitlab.data.sources import Source
-
     name = ask.spec.name
     if ask.data_dir is None:
         raise DataError(f"dataset '{name}' reads your own files: pass --data-dir PATH ({ask.spec.title})")
@@ -118,14 +92,10 @@ def resolve_file(ask: Any) -> Source:
 
 
 def _load_folder(source: Source, spec: DatasetSpec, requested: str, options: LoadOptions) -> Dataset:
-    from digitlab.data.folder import read_folder
-
     return to_dataset(source, spec, requested, read_folder(Path(source.path), options.strict), options)
 
 
 def _load_csv(source: Source, spec: DatasetSpec, requested: str, options: LoadOptions) -> Dataset:
-    from digitlab.data.tabular import read_csv
-
     table = read_csv(Path(source.path))
     if table.labels is None:
         raise DataError(f"{source.path}: no label column (Kaggle's test.csv?): a CSV without labels is for "
@@ -135,8 +105,6 @@ def _load_csv(source: Source, spec: DatasetSpec, requested: str, options: LoadOp
 
 
 def _load_npz(source: Source, spec: DatasetSpec, requested: str, options: LoadOptions) -> Dataset:
-    from digitlab.data.tabular import read_npz
-
     return to_dataset(source, spec, requested, read_npz(Path(source.path), spec.classes), options)
 
 

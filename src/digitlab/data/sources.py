@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -22,11 +22,12 @@ import numpy as np
 from digitlab import paths  # noqa: F401  (tests and callers patch paths through here)
 from digitlab.data import idx
 from digitlab.data.catalog import DATASETS, ROLES, STEMS, DatasetSpec, get_spec  # noqa: F401
+from digitlab.data.dataset import Dataset, LoadOptions, Source  # noqa: F401  (digitlab.data.sources.Dataset: public)
 from digitlab.data.download import ProgressFn, Wanted, download_files
 from digitlab.data.install import install, refusal
 from digitlab.data.locate import EXPECTED, Root, find_files, install_dir, search_roots  # noqa: F401
 from digitlab.data.ownfiles import LOADERS as OWN_LOADERS
-from digitlab.data.ownfiles import LoadOptions, resolve_file
+from digitlab.data.ownfiles import resolve_file
 from digitlab.data.verify import DigestCache, check_file
 from digitlab.errors import DataError
 
@@ -46,18 +47,6 @@ ADVICE = {
 
 def advice(context: str, name: str) -> str:
     return ADVICE[context].format(name=name)
-
-
-@dataclass(frozen=True)
-class Source:
-    """Where a dataset's files were found (or what stands in for it)."""
-
-    dataset: str  # the data actually used: "mnist", or "mnist-sample" when it stood in
-    requested: str
-    kind: str  # data-dir | env | cache | debian | download | installed | sample
-    path: str
-    files: dict[str, Path]
-    fallback: str | None = None  # why the stand-in is used, when it is
 
 
 def offline() -> bool:
@@ -158,48 +147,6 @@ def resolve(
 
 
 # --------------------------------------------------------------------------------------------- loading
-@dataclass(frozen=True, eq=False)
-class Dataset:
-    """A dataset's two splits as uint8 arrays (N, 28, 28) + int64 labels (N,), with provenance."""
-
-    name: str  # the data in hand ("mnist-sample" when it stood in for "mnist")
-    requested: str
-    source: str
-    path: str
-    verified: bool
-    verify_note: str
-    mean: float
-    std: float
-    classes: tuple[str, ...]
-    train_images: np.ndarray
-    train_labels: np.ndarray
-    test_images: np.ndarray
-    test_labels: np.ndarray
-    fallback: str | None = None
-    files: dict[str, str] = field(default_factory=dict)
-    extra: dict = field(default_factory=dict)  # more provenance: your own files' digest, counts, split, skipped
-    notice: str | None = None  # one line for the person (your own folder's skipped files)
-
-    def split(self, split: str) -> tuple[np.ndarray, np.ndarray]:
-        if split == "train":
-            return self.train_images, self.train_labels
-        if split == "test":
-            return self.test_images, self.test_labels
-        raise DataError(f"unknown split '{split}': choose train or test")
-
-    def provenance(self) -> dict:
-        """What every output records about the data it came from."""
-        return {
-            "dataset": self.name,
-            "requested": self.requested,
-            "source": self.source,
-            "path": self.path,
-            "verified": self.verified,
-            "fallback": self.fallback,
-            **self.extra,
-        }
-
-
 def _check_arrays(role_paths: dict[str, str], images: np.ndarray, labels: np.ndarray, split: str,
                   n_classes: int) -> None:
     img_src, lab_src = role_paths.get(f"{split}_images", split), role_paths.get(f"{split}_labels", split)

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from digitlab.data.ownfiles import OwnData
+from digitlab.data.dataset import OwnData
 from digitlab.errors import DataError
 
 PIXELS = 28 * 28
