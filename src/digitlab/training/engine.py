@@ -38,6 +38,7 @@ def _start_info(s: Session) -> dict:
 def _run(s: Session, reporter: Reporter) -> dict:
     """Run the loop and close the run: status, summary.json, loss.png. Only rank 0 writes."""
     main = s.ddp.is_main
+    broken = False  # the process group lost a peer: leave it without the closing barrier
     if main:
         runs.set_status(s.run_dir, "running", recipe=s.config.recipe, model=s.config.model.name,
                         world_size=s.ddp.world_size)
@@ -57,6 +58,12 @@ def _run(s: Session, reporter: Reporter) -> dict:
             runs.set_status(s.run_dir, "interrupted", step=s.state.global_step, reason="output closed")
         raise
     except BaseException as exc:
+        if s.ddp.enabled and distributed.is_peer_failure(exc):
+            broken = True
+            lost = distributed.lost_peer(s.ddp, exc, s.state.global_step, s.config.train.dist_timeout, s.run_dir)
+            if main:
+                runs.set_status(s.run_dir, "failed", error=str(lost)[:500])
+            raise lost from None
         if main:
             runs.set_status(s.run_dir, "failed", error=(str(exc) or type(exc).__name__)[:500])
         if s.config.train.compile and type(exc).__module__.startswith(("torch._dynamo", "torch._inductor")):
@@ -68,7 +75,7 @@ def _run(s: Session, reporter: Reporter) -> dict:
         if s.in_backward is not None:
             s.in_backward.remove()
         s.book.close()
-        distributed.cleanup(s.ddp)
+        distributed.cleanup(s.ddp, broken)
     if not main:
         return {"run_dir": str(s.run_dir), "rank": s.ddp.rank, "steps": s.state.global_step}
     summary = s.book.summary(s, ended)
@@ -91,7 +98,7 @@ def train(config: Config, name: str | None = None, run_dir: str | Path | None = 
     config = check_config(config)
     ddp = distributed.from_env()
     reporter = (reporter or Reporter()) if ddp.is_main else Reporter()
-    device = distributed.setup(ddp, pick_device(config.train.device))
+    device = distributed.setup(ddp, pick_device(config.train.device), config.train.dist_timeout)
     apply_threads(config.train.threads)
     data = prepare_shared(config, device, ddp, dataset, progress)
     if data.dataset.fallback:  # record the data actually used
@@ -145,7 +152,7 @@ def resume(run_dir: str | Path, overrides: list[str] | None = None, reporter: Re
     if config.train.max_steps and int(position.get("global_step", 0)) >= config.train.max_steps \
             and "train.max_steps" not in keys:
         config = replace(config, train=replace(config.train, max_steps=0))  # the smoke cap was reached: go on
-    device = distributed.setup(ddp, pick_device(config.train.device))
+    device = distributed.setup(ddp, pick_device(config.train.device), config.train.dist_timeout)
     apply_threads(config.train.threads)
     data = prepare_shared(config, device, ddp, progress=progress)
     s = open_session(config, run_dir, device, ddp, data, resume_from=ckpt, horizon_epochs=saved.train.epochs)
