@@ -142,6 +142,14 @@ class Hosts:
             except ProcessLookupError:
                 pass
 
+    def kill_host(self, i: int) -> None:
+        """SIGKILL every process on host i (torchrun starts its workers in sessions of their own)."""
+        for pid in self.pids(i):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
     def cable(self, i: int, up: bool) -> None:
         _ip("link", "set", "eth0", "up" if up else "down", ns=self.names[i])
 

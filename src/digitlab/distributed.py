@@ -25,6 +25,7 @@ import contextlib
 import fcntl
 import ipaddress
 import os
+import re
 import socket
 import struct
 from dataclasses import dataclass
@@ -126,8 +127,9 @@ PEER_SIGNS = ("connection closed by peer", "connection reset", "timed out", "tim
 
 
 def first_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split())  # gloo's messages span lines; keep one
-    return (text or type(exc).__name__)[:240]
+    """gloo's message on one line, without its source-file tags and its advice paragraph."""
+    text = re.sub(r"\[/[^\]]*\]\s*", "", " ".join(str(exc).split())).split(". This is typically")[0]
+    return (text or type(exc).__name__)[:200]
 
 
 def is_peer_failure(exc: BaseException) -> bool:

@@ -1,0 +1,135 @@
+"""torchrun across two hosts (network namespaces joined by a bridge; tests/hosts.py), gloo on CPU.
+
+Both of the README's forms: static (`--master-addr` of node 0) and c10d (`--rdzv-endpoint`, with node 0 told to
+host the store). Each host gets its own --run-dir (as if on its own disk): only rank 0's exists afterwards, and the
+weights equal a one-process run's. A node killed mid-run ends the other within train.dist_timeout, with one line;
+the run resumes from rank 0's last checkpoint with one process and with two nodes. An endpoint nobody listens on
+fails within the rendezvous timeout. GLOO_SOCKET_IFNAME is never set here: digitlab picks the interface.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import sys
+import time
+
+import pytest
+
+from digitlab.training.engine import resume, train
+from tests import hosts as hostsmod
+from tests.test_distributed import ARGS, assert_same_weights, single_config
+
+WHY = hostsmod.unavailable()
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(WHY is not None, reason=WHY or "")]
+
+LONG = [*ARGS[:ARGS.index("--epochs")], "--epochs", "30", *ARGS[ARGS.index("--epochs") + 2:],
+        "--set", "train.ckpt_every=4", "--set", "train.loss_plot=false"]  # 240 steps: time to kill a node
+TIMEOUT = 10  # train.dist_timeout for these runs (the default is 60 s)
+
+
+@pytest.fixture
+def net():
+    with hostsmod.Hosts(2) as made:
+        yield made
+
+
+def env() -> dict:
+    src = os.path.dirname(os.path.dirname(os.path.abspath(__import__("digitlab").__file__)))
+    base = {k: v for k, v in os.environ.items() if k != "GLOO_SOCKET_IFNAME"}
+    return {**base, "OMP_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join([src, base.get("PYTHONPATH", "")])}
+
+
+def static_form(net, rank: int, port: int = 29511) -> list[str]:
+    return ["--node-rank", str(rank), "--master-addr", net.addr(0), "--master-port", str(port)]
+
+
+def c10d_form(net, rank: int) -> list[str]:
+    # the endpoint is node 0's address, not its hostname: node 0 must be told that it hosts the store
+    return ["--rdzv-backend", "c10d", "--rdzv-endpoint", f"{net.addr(0)}:29400",
+            *(["--rdzv-conf", "is_host=1"] if rank == 0 else [])]
+
+
+def launch(net, tmp_path, form, digitlab_args, tag: str):
+    """torchrun on both hosts; returns the two Popen objects (stdout/stderr in files under tmp_path)."""
+    procs = []
+    for rank in range(2):
+        cmd = [sys.executable, "-m", "torch.distributed.run", "--nnodes", "2", "--nproc-per-node", "1",
+               *form(net, rank), "-m", "digitlab", "train", *digitlab_args(rank)]
+        out = open(tmp_path / f"{tag}-{rank}.out", "w")  # noqa: SIM115 (closed with the process)
+        err = open(tmp_path / f"{tag}-{rank}.err", "w")  # noqa: SIM115
+        procs.append(net.popen(rank, cmd, stdout=out, stderr=err, env=env()))
+    return procs
+
+
+def wait(procs, seconds: float = 120) -> None:
+    for p in procs:
+        p.wait(seconds)
+
+
+def text(tmp_path, tag: str, rank: int, stream: str = "err") -> str:
+    return (tmp_path / f"{tag}-{rank}.{stream}").read_text()
+
+
+def fresh_args(idx_dir, tmp_path, args):
+    return lambda rank: [*args, "--data-dir", str(idx_dir), "--run-dir", str(tmp_path / f"disk{rank}" / "run")]
+
+
+def test_static_form_across_two_hosts_equals_one_process(net, idx_dir, tmp_path):
+    procs = launch(net, tmp_path, static_form, fresh_args(idx_dir, tmp_path, ARGS), "static")
+    wait(procs)
+    assert [p.returncode for p in procs] == [0, 0], text(tmp_path, "static", 0)[-2000:] + text(tmp_path, "static", 1)[-2000:]
+    assert (tmp_path / "disk0" / "run" / "summary.json").is_file()
+    assert not (tmp_path / "disk1").exists()  # rank 1 wrote nothing on its host
+    train(single_config(idx_dir), run_dir=tmp_path / "single")
+    assert_same_weights(tmp_path / "disk0" / "run", tmp_path / "single")
+
+
+def test_c10d_form_node_death_then_resume(net, idx_dir, tmp_path):
+    procs = launch(net, tmp_path, c10d_form, fresh_args(idx_dir, tmp_path, [*LONG, "--set", f"train.dist_timeout={TIMEOUT}"]),
+                   "c10d")
+    start = time.monotonic()
+    while not glob.glob(str(tmp_path / "disk*" / "run" / "checkpoints" / "resume.safetensors")):
+        assert time.monotonic() - start < 90 and all(p.poll() is None for p in procs), text(tmp_path, "c10d", 0)[-2000:]
+        time.sleep(0.1)
+    # c10d numbers the nodes itself: find which host got rank 0 (the one whose disk has the run)
+    main = 0 if (tmp_path / "disk0" / "run").exists() else 1
+    assert not (tmp_path / f"disk{1 - main}" / "run").exists()
+    net.kill_host(1 - main)  # the node without the run folder dies: every process on it, at once
+    killed = time.monotonic()
+    procs[main].wait(TIMEOUT + 30)
+    took = time.monotonic() - killed
+    assert procs[main].returncode != 0 and took < TIMEOUT + 30
+    lines = [line for line in text(tmp_path, "c10d", main).splitlines() if line.startswith("error:")]
+    assert len(lines) == 1 and "lost contact with another process of the run" in lines[0], lines
+    run = tmp_path / f"disk{main}" / "run"
+    assert (run / "checkpoints" / "resume.safetensors").is_file()
+
+    train(single_config(idx_dir, "train.epochs=30"), run_dir=tmp_path / "single")
+    one = tmp_path / "one-process"
+    shutil.copytree(run, one)
+    assert resume(one)["steps"] == 240  # one process continues what two nodes started
+    assert_same_weights(one, tmp_path / "single")
+
+    # two nodes again (the static form); every node reads the run folder (here: one filesystem; on real machines
+    # a shared one or a copy), only rank 0 writes it
+    again = launch(net, tmp_path, lambda n, r: static_form(n, r, 29512),
+                   lambda rank: ["--resume", str(run), "--json"], "again")
+    wait(again)
+    assert [p.returncode for p in again] == [0, 0], text(tmp_path, "again", 0)[-2000:] + text(tmp_path, "again", 1)[-2000:]
+    assert_same_weights(run, tmp_path / "single")
+
+
+@pytest.mark.parametrize("form", ["c10d", "static"])
+def test_an_endpoint_nobody_listens_on_fails_in_bounded_time(net, tmp_path, form):
+    """Node 1's address, where nothing listens: torchrun gives up after the rendezvous timeout asked for."""
+    args = (["--rdzv-backend", "c10d", "--rdzv-endpoint", f"{net.addr(1)}:29400", "--rdzv-conf", "read_timeout=5"]
+            if form == "c10d" else
+            ["--node-rank", "1", "--master-addr", net.addr(1), "--master-port", "29400", "--rdzv-conf", "timeout=5"])
+    start = time.monotonic()
+    done = net.run(0, [sys.executable, "-m", "torch.distributed.run", "--nnodes", "2", "--nproc-per-node", "1", *args,
+                       "-m", "digitlab", "train", "--dataset", "mnist-sample"], env=env(), timeout=120)
+    assert done.returncode != 0 and time.monotonic() - start < 60
+    last = [line for line in done.stderr.splitlines() if line.strip()][-1]
+    assert ("C10d store has failed" in last) if form == "c10d" else (f"({net.addr(1)}, 29400)" in last), last
