@@ -17,6 +17,7 @@ Needs root and iproute2 (`ip`); `unavailable()` says in one line why not, for th
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import re
@@ -137,18 +138,14 @@ class Hosts:
     def kill(self, proc: subprocess.Popen, sig: int = signal.SIGKILL) -> None:
         """Signal the process group popen started (torchrun and its workers, a sweep and its trial)."""
         if proc.poll() is None:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, sig)
-            except ProcessLookupError:
-                pass
 
     def kill_host(self, i: int) -> None:
         """SIGKILL every process on host i (torchrun starts its workers in sessions of their own)."""
         for pid in self.pids(i):
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
 
     def cable(self, i: int, up: bool) -> None:
         _ip("link", "set", "eth0", "up" if up else "down", ns=self.names[i])
@@ -163,15 +160,11 @@ class Hosts:
             self.kill(proc)
         for ns in self.made:  # anything still inside (a daemon started by a test) goes too
             for pid in subprocess.run(["ip", "netns", "pids", ns], capture_output=True, text=True).stdout.split():
-                try:
+                with contextlib.suppress(ProcessLookupError, ValueError):
                     os.kill(int(pid), signal.SIGKILL)
-                except (ProcessLookupError, ValueError):
-                    pass
         for proc in self.procs:
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 proc.wait(10)
-            except subprocess.TimeoutExpired:
-                pass
         deadline = time.monotonic() + 10
         for ns in reversed(self.made):
             while subprocess.run(["ip", "netns", "del", ns], capture_output=True).returncode and \

@@ -1,10 +1,11 @@
 """torchrun across two hosts (network namespaces joined by a bridge; tests/hosts.py), gloo on CPU.
 
-Both of the README's forms: static (`--master-addr` of node 0) and c10d (`--rdzv-endpoint`, with node 0 told to
-host the store). Each host gets its own --run-dir (as if on its own disk): only rank 0's exists afterwards, and the
-weights equal a one-process run's. A node killed mid-run ends the other within train.dist_timeout, with one line;
-the run resumes from rank 0's last checkpoint with one process and with two nodes. An endpoint nobody listens on
-fails within the rendezvous timeout. GLOO_SOCKET_IFNAME is never set here: digitlab picks the interface.
+Both of the README's forms, in one run (each torchrun start costs seconds on a busy 2-core box): it starts in the
+c10d form (`--rdzv-endpoint`, node 0 told to host the store); each host has its own --run-dir (as if on its own
+disk) and only rank 0's is made. The other node is killed mid-run: rank 0 ends within train.dist_timeout with one
+line. Its last checkpoint is resumed by one process, and by two nodes in the static form (`--master-addr` of node
+0); both end with the weights of one process trained without a break (float tolerance). An endpoint nobody
+listens on fails within the rendezvous timeout. GLOO_SOCKET_IFNAME is never set here: digitlab picks the interface.
 """
 
 from __future__ import annotations
@@ -24,8 +25,8 @@ from tests.test_distributed import ARGS, assert_same_weights, single_config
 WHY = hostsmod.unavailable()
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(WHY is not None, reason=WHY or "")]
 
-LONG = [*ARGS[:ARGS.index("--epochs")], "--epochs", "30", *ARGS[ARGS.index("--epochs") + 2:],
-        "--set", "train.ckpt_every=4", "--set", "train.loss_plot=false"]  # 240 steps: time to kill a node
+LONG = [*ARGS[:ARGS.index("--epochs")], "--epochs", "12", *ARGS[ARGS.index("--epochs") + 2:],
+        "--set", "train.ckpt_every=4", "--set", "train.loss_plot=false", "--set", "train.threads=1"]  # 96 steps
 TIMEOUT = 10  # train.dist_timeout for these runs (the default is 60 s)
 
 
@@ -76,19 +77,9 @@ def fresh_args(idx_dir, tmp_path, args):
     return lambda rank: [*args, "--data-dir", str(idx_dir), "--run-dir", str(tmp_path / f"disk{rank}" / "run")]
 
 
-def test_static_form_across_two_hosts_equals_one_process(net, idx_dir, tmp_path):
-    procs = launch(net, tmp_path, static_form, fresh_args(idx_dir, tmp_path, ARGS), "static")
-    wait(procs)
-    assert [p.returncode for p in procs] == [0, 0], text(tmp_path, "static", 0)[-2000:] + text(tmp_path, "static", 1)[-2000:]
-    assert (tmp_path / "disk0" / "run" / "summary.json").is_file()
-    assert not (tmp_path / "disk1").exists()  # rank 1 wrote nothing on its host
-    train(single_config(idx_dir), run_dir=tmp_path / "single")
-    assert_same_weights(tmp_path / "disk0" / "run", tmp_path / "single")
-
-
 def test_c10d_form_node_death_then_resume(net, idx_dir, tmp_path):
-    procs = launch(net, tmp_path, c10d_form, fresh_args(idx_dir, tmp_path, [*LONG, "--set", f"train.dist_timeout={TIMEOUT}"]),
-                   "c10d")
+    args = fresh_args(idx_dir, tmp_path, [*LONG, "--set", f"train.dist_timeout={TIMEOUT}"])
+    procs = launch(net, tmp_path, c10d_form, args, "c10d")
     start = time.monotonic()
     while not glob.glob(str(tmp_path / "disk*" / "run" / "checkpoints" / "resume.safetensors")):
         assert time.monotonic() - start < 90 and all(p.poll() is None for p in procs), text(tmp_path, "c10d", 0)[-2000:]
@@ -106,10 +97,10 @@ def test_c10d_form_node_death_then_resume(net, idx_dir, tmp_path):
     run = tmp_path / f"disk{main}" / "run"
     assert (run / "checkpoints" / "resume.safetensors").is_file()
 
-    train(single_config(idx_dir, "train.epochs=30"), run_dir=tmp_path / "single")
+    train(single_config(idx_dir, "train.epochs=12", "train.threads=1", "train.loss_plot=false"), run_dir=tmp_path / "single")
     one = tmp_path / "one-process"
     shutil.copytree(run, one)
-    assert resume(one)["steps"] == 240  # one process continues what two nodes started
+    assert resume(one)["steps"] == 96  # one process continues what two nodes started
     assert_same_weights(one, tmp_path / "single")
 
     # two nodes again (the static form); every node reads the run folder (here: one filesystem; on real machines
@@ -124,9 +115,9 @@ def test_c10d_form_node_death_then_resume(net, idx_dir, tmp_path):
 @pytest.mark.parametrize("form", ["c10d", "static"])
 def test_an_endpoint_nobody_listens_on_fails_in_bounded_time(net, tmp_path, form):
     """Node 1's address, where nothing listens: torchrun gives up after the rendezvous timeout asked for."""
-    args = (["--rdzv-backend", "c10d", "--rdzv-endpoint", f"{net.addr(1)}:29400", "--rdzv-conf", "read_timeout=5"]
+    args = (["--rdzv-backend", "c10d", "--rdzv-endpoint", f"{net.addr(1)}:29400", "--rdzv-conf", "read_timeout=3"]
             if form == "c10d" else
-            ["--node-rank", "1", "--master-addr", net.addr(1), "--master-port", "29400", "--rdzv-conf", "timeout=5"])
+            ["--node-rank", "1", "--master-addr", net.addr(1), "--master-port", "29400", "--rdzv-conf", "timeout=3"])
     start = time.monotonic()
     done = net.run(0, [sys.executable, "-m", "torch.distributed.run", "--nnodes", "2", "--nproc-per-node", "1", *args,
                        "-m", "digitlab", "train", "--dataset", "mnist-sample"], env=env(), timeout=120)
