@@ -93,9 +93,14 @@ def open_storage(url: str):
 
     optuna = require_optuna()
     interval, grace = heartbeat()
+    # two machines starting at once on an empty PostgreSQL database would both create Optuna's tables (and one
+    # fail on the other's half-made ones: duplicate key in pg_type, relation exists): they take turns
+    guard = AdvisoryLock(url, "optuna tables") if is_postgres(url) else None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # heartbeats are marked experimental
         try:
+            if guard is not None:
+                guard.acquire()
             return optuna.storages.RDBStorage(engine_url(url), engine_kwargs=_engine_kwargs(url),
                                               heartbeat_interval=interval, grace_period=grace)
         except DigitlabError:
@@ -104,6 +109,9 @@ def open_storage(url: str):
             raise ConfigError(f"--storage {redact(url)}: {exc}; install the database driver it needs") from None
         except Exception as exc:  # SQLAlchemy's errors for bad URLs, unreachable servers, refused passwords
             raise cannot_open(url, exc) from None
+        finally:
+            if guard is not None:
+                guard.close()  # the session ends: the server lets the lock go
 
 
 def lock_key(study_name: str) -> int:
