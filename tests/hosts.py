@@ -24,6 +24,7 @@ import re
 import shutil
 import signal
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -65,7 +66,8 @@ def _alive(pid: int) -> bool:
 
 
 def clean_stale() -> list[str]:
-    """Delete the namespaces of earlier test sessions whose process is gone (a killed pytest leaves them)."""
+    """Delete the namespaces (and server folders) of earlier test sessions whose process is gone (a killed pytest
+    leaves them)."""
     listed = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout.split()
     gone = []
     for name in listed:
@@ -74,6 +76,10 @@ def clean_stale() -> list[str]:
             subprocess.run(["ip", "netns", "del", name], capture_output=True)
             shutil.rmtree(Path("/etc/netns") / name, ignore_errors=True)
             gone.append(name)
+    for folder in Path(tempfile.gettempdir()).glob(f"{PREFIX}*-pg-*"):  # tests/postgres.py's server folders
+        m = re.fullmatch(rf"{PREFIX}(\d+)-.*", folder.name)
+        if m and not _alive(int(m.group(1))):
+            shutil.rmtree(folder, ignore_errors=True)
     return gone
 
 
