@@ -8,11 +8,12 @@ One module per group of commands; each attaches its commands to `app` (or `data_
     catalog   recipes                                      results   eval | predict | plot | compare | runs
     inspect   models [show]
     interop   import-mindspore | export | serve            lesson    lesson list | run (seed 003's course)
+    sweep     sweep [show]                                 launch    torchrun (PyTorch's launcher, one-line failures)
 """
 
 from __future__ import annotations
 
-from digitlab.cli import catalog, data, inspect, interop, lesson, results, sweep, train  # noqa: F401  (registers commands)
+from digitlab.cli import catalog, data, inspect, interop, launch, lesson, results, sweep, train  # noqa: F401  (registers commands)
 from digitlab.cli.app import app, main
 
 __all__ = ["app", "main"]
