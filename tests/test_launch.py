@@ -40,3 +40,12 @@ def test_a_worker_error_is_the_workers_own_line_and_exit_code(idx_dir):
                           capture_output=True, text=True, timeout=120, env={**os.environ, "OMP_NUM_THREADS": "1"})
     lines = [line for line in done.stderr.splitlines() if line.strip()]
     assert done.returncode == 2 and len(lines) == 1 and lines[0].startswith("error: model.name 'nope'"), lines
+
+
+def test_a_usage_mistake_is_one_line():
+    from digitlab.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="unrecognized arguments: --bogus"):
+        parse(["--bogus", "3", "train"])
+    with pytest.raises(ConfigError, match="no digitlab command after torchrun's options"):
+        parse(["--nnodes", "2"])

@@ -56,7 +56,19 @@ def parse(argv: list[str]):
     arguments of `python -m digitlab`."""
     from torch.distributed.run import get_args_parser
 
-    args = get_args_parser().parse_args(["--module", *argv])
+    from digitlab.errors import ConfigError
+
+    parser = get_args_parser()
+    parser.prog = "digitlab torchrun"
+
+    def refuse(message: str):
+        if "training_script" in message:
+            message = "no digitlab command after torchrun's options"
+        raise ConfigError(f"digitlab torchrun: {message}; give torchrun's options, then digitlab's command "
+                          "(e.g. train --recipe best); options: digitlab torchrun --help")
+
+    parser.error = refuse  # type: ignore[method-assign]
+    args = parser.parse_args(["--module", *argv])
     args.training_script_args = [args.training_script, *args.training_script_args]
     args.training_script = "digitlab"
     return args
