@@ -1,11 +1,13 @@
 """torchrun across two hosts (network namespaces joined by a bridge; tests/hosts.py), gloo on CPU.
 
 Both of the README's forms, in one run (each torchrun start costs seconds on a busy 2-core box): it starts in the
-c10d form (`--rdzv-endpoint`, node 0 told to host the store); each host has its own --run-dir (as if on its own
+c10d form (`--rdzv-endpoint`, node 0 told to host the store), launched by `digitlab torchrun` (torchrun's own
+launcher, failures in one line); each host has its own --run-dir (as if on its own
 disk) and only rank 0's is made. The other node is killed mid-run: rank 0 ends within train.dist_timeout with one
 line. Its last checkpoint is resumed by one process, and by two nodes in the static form (`--master-addr` of node
 0); both end with the weights of one process trained without a break (float tolerance). An endpoint nobody
-listens on fails within the rendezvous timeout. GLOO_SOCKET_IFNAME is never set here: digitlab picks the interface.
+listens on fails within the rendezvous timeout, in one line. GLOO_SOCKET_IFNAME is never set here: digitlab picks
+the interface.
 """
 
 from __future__ import annotations
