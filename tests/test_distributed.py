@@ -65,3 +65,23 @@ def test_resume_with_a_different_number_of_processes(idx_dir, tmp_path):
     assert resumed["steps"] == 16
     train(single_config(idx_dir), run_dir=tmp_path / "single")
     assert_same_weights(tmp_path / "ddp", tmp_path / "single")
+
+
+def test_gloo_interface_is_left_alone_on_one_host(monkeypatch):
+    from digitlab import distributed
+
+    monkeypatch.delenv("GLOO_SOCKET_IFNAME", raising=False)
+    monkeypatch.setenv("MASTER_ADDR", "127.0.0.1")
+    assert distributed.choose_gloo_interface() is None and "GLOO_SOCKET_IFNAME" not in os.environ
+    monkeypatch.setenv("GLOO_SOCKET_IFNAME", "eth7")  # the user's choice wins
+    assert distributed.choose_gloo_interface() == "eth7"
+
+
+def test_a_lost_peer_reads_as_one_line():
+    from digitlab import distributed
+
+    exc = RuntimeError("[/__w/pytorch/third_party/gloo/gloo/transport/tcp/pair.cc:537] Read error [10.0.0.2]:5: "
+                       "Connection reset by peer. This is typically caused by a remote worker hanging\nmore")
+    assert distributed.is_peer_failure(exc) and not distributed.is_peer_failure(ValueError("bad"))
+    line = str(distributed.lost_peer(distributed.Dist(1, 2, 0), exc, 7, 60, "runs/x"))
+    assert "\n" not in line and "pair.cc" not in line and "Connection reset by peer" in line and "step 7" in line

@@ -48,6 +48,7 @@ SHARED_IN_README = "../shared/data/mnist"
 NOT_RUN = {
     "make": "sets up .venv and runs the whole suite or a full training; the suite itself is `make test`",
     "torchrun": "starts several processes (and for two nodes, two machines); tests/test_distributed.py covers DDP",
+    "digitlab torchrun": "two machines; tests/test_distributed_hosts.py runs it on two network namespaces",
     "tensorboard": "a long-running server from another package; the --tensorboard run before it is run",
     "digitlab serve": "a long-running web server; tests/serve/ covers it, in a real browser too",
 }

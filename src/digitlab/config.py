@@ -120,6 +120,9 @@ class TrainConfig:
     loss_plot: bool = True  # draw runs/<name>/loss.png at the end (sweeps turn it off: ~2 s a trial on a busy CPU)
     init_from: str = ""  # fine-tune: start from this run's (or checkpoint's) weights ("" = fresh weights)
     freeze: int = 0  # fine-tune: train only the last N layers (modules holding weights); 0 = train them all
+    # under torchrun: seconds a process waits for the others (joining the process group, any collective); a node
+    # that died or lost its network ends the run on the others after this, with one line (distributed.py)
+    dist_timeout: float = 60.0
 
 
 @dataclass(frozen=True)
@@ -323,6 +326,7 @@ def validate(config: Config) -> Config:
         (t.log_format in LOG_FORMATS, f"train.log_format '{t.log_format}': choose one of {', '.join(LOG_FORMATS)}"),
         (t.threads >= 0, "train.threads must be 0 (torch's choice) or positive"),
         (t.ckpt_every >= 0, "train.ckpt_every must be 0 (epoch ends only) or positive"),
+        (t.dist_timeout > 0, f"train.dist_timeout is in seconds and must be positive, got {t.dist_timeout}"),
         (0 <= t.target_acc <= 100, f"train.target_acc is a percentage (0 = off), got {t.target_acc}"),
         (o.lr > 0, f"optim.lr must be positive, got {o.lr}"),
         (config.model.init_std > 0, f"model.init_std must be positive, got {config.model.init_std}"),

@@ -159,3 +159,19 @@ def test_two_folders_share_one_study_through_storage(tmp_path, tiny):
     with pytest.raises(ConfigError, match="already sweeps other parameters"):
         new_sweep("quickstart", ["optim.lr=log:1e-3:3e-1"], 2, overrides=tiny, storage=url,
                   root=tmp_path / "machine-c", name="s")
+
+
+def test_a_machine_without_the_folder_adopts_the_study(tmp_path, tiny):
+    """`--resume DIR --storage URL` where DIR is not here: the folder is made from what the study holds."""
+    from digitlab.sweep.study import adopt_sweep, load_sweep
+
+    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    a = new_sweep("quickstart", ["optim.lr=log:1e-2:3e-1"], 3, overrides=tiny, sampler="random", storage=url,
+                  root=tmp_path / "machine-a", name="s")
+    c = adopt_sweep(tmp_path / "machine-c" / "s", url)
+    (spec_a, base_a), (spec_c, base_c) = load_sweep(a), load_sweep(c)
+    assert spec_c == spec_a and base_c == base_a  # the URL included: this machine goes on in the same study
+    with pytest.raises(ConfigError, match="already holds a sweep"):
+        adopt_sweep(c, url)
+    with pytest.raises(ConfigError, match="no study named 'other'"):
+        adopt_sweep(tmp_path / "machine-d" / "other", url)

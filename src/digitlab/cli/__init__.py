@@ -8,12 +8,24 @@ One module per group of commands; each attaches its commands to `app` (or `data_
     catalog   recipes                                      results   eval | predict | plot | compare | runs
     inspect   models [show]
     interop   import-mindspore | export | serve            lesson    lesson list | run (the PyTorch course)
+    sweep     sweep [show]                                 launch    torchrun (PyTorch's launcher, one-line failures)
     trust     trust RUN: the code a checkpoint carries
 """
 
 from __future__ import annotations
 
-from digitlab.cli import catalog, data, inspect, interop, lesson, results, sweep, train, trust  # noqa: F401 (registers)
+from digitlab.cli import (  # noqa: F401  (registers commands)
+    catalog,
+    data,
+    inspect,
+    interop,
+    launch,
+    lesson,
+    results,
+    sweep,
+    train,
+    trust,
+)
 from digitlab.cli.app import app, main
 
 __all__ = ["app", "main"]

@@ -201,7 +201,8 @@ def sweep_cmd(
     data_dir: Path | None = typer.Option(None, "--data-dir", help=DATA_DIR_HELP),
     epochs: int | None = typer.Option(None, "--epochs", min=1, help="Epochs per trial."),
     device: str | None = typer.Option(None, "--device", help="auto, cpu, cuda, mps"),
-    storage: str | None = typer.Option(None, "--storage", help="Study database URL (default: SQLite in the folder)."),
+    storage: str | None = typer.Option(None, "--storage", help="Study database URL (default: SQLite in the folder); "
+                                       "with --resume DIR: make DIR here from the study named DIR's name."),
     resume: Path | None = typer.Option(None, "--resume", help="Continue this sweep folder."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON (progress goes to stderr)."),
     as_csv: bool = typer.Option(False, "--csv", help="Print the trial table as CSV."),
@@ -215,12 +216,15 @@ def sweep_cmd(
                                 ("--metric", metric), ("--pruner", pruner), ("--seed", seed), ("--name", name),
                                 ("--root", root), ("--set", overrides), ("--config", config_file),
                                 ("--dataset", dataset), ("--data-dir", data_dir), ("--epochs", epochs),
-                                ("--device", device), ("--storage", storage)) if v]
+                                ("--device", device)) if v]
         if given:
             raise ConfigError(f"--resume continues a sweep as it was set up; drop {', '.join(given)} "
-                              "(only --trials, --jobs, --json and --csv go with it)")
-        from digitlab.sweep.study import raise_trials
+                              "(only --trials, --jobs, --storage, --json and --csv go with it)")
+        from digitlab.sweep.study import adopt_sweep, raise_trials
 
+        if storage:  # another machine's sweep, this machine has no folder of it yet: made from the study
+            adopt_sweep(resume, storage)
+            console.print(f"sweep folder: {resume} (from the study in the database)")
         if trials is not None:
             raise_trials(resume, trials)
         folder = resume

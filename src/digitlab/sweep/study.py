@@ -9,11 +9,13 @@ Each trial trains through the public `digitlab.train` on a validation split carv
 value is the best per-epoch validation metric (the epoch `best.safetensors` holds), never a test figure. A
 Reporter passes each epoch's validation score to `trial.report` and stops the run when Optuna prunes it.
 
-Several workers (processes, or machines sharing one database) may run one study. A lock file in the sweep
-folder makes "count the trials, start the next one" atomic for the workers of one machine, so a sweep never
-runs more trials than asked (nor a grid point twice). A worker that dies leaves its trial RUNNING: the next
-worker to start (or `--resume`) marks it FAIL when its process is gone from this host, and Optuna's heartbeat
-does the same after GRACE_SECONDS for workers on other machines. Failed trials are not counted.
+Several workers (processes, or machines sharing one database) may run one study. A lock (storage.StudyLock: a
+file in the sweep folder, and on PostgreSQL an advisory lock in the database) makes "count the trials, start the
+next one" atomic for all workers, so a sweep never runs more trials than asked (nor a grid point twice). A worker
+that dies leaves its trial RUNNING: the next worker to start (or `--resume`) marks it FAIL when its process is gone
+from this host, and Optuna's heartbeat does the same after the grace period (storage.heartbeat) for workers on
+other machines. Failed trials are not counted. `adopt_sweep` makes a sweep folder on a machine that has none from
+what the study itself holds (`--resume DIR --storage URL`).
 """
 
 from __future__ import annotations
@@ -24,7 +26,6 @@ import socket
 import warnings
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 from digitlab import config as cfgmod
 from digitlab import io
@@ -32,11 +33,8 @@ from digitlab.config import Config
 from digitlab.errors import ConfigError, DigitlabError, TrainingError, TrainingInterrupted
 from digitlab.sweep.choices import METRICS, PRUNERS, SAMPLERS, Metric, check_spec, target_trials
 from digitlab.sweep.params import Param, SweepSpec
+from digitlab.sweep.storage import StudyLock, open_storage, redact, storage_url
 from digitlab.training.report import Reporter
-
-HEARTBEAT_SECONDS = 30  # a running trial's worker writes a heartbeat this often
-GRACE_SECONDS = 120  # a RUNNING trial with no heartbeat for this long is failed (its worker is gone)
-SQLITE_TIMEOUT = 60  # seconds a worker waits for another's write lock on the SQLite study
 
 
 # ------------------------------------------------------------------------------------------- folder and storage
@@ -47,25 +45,6 @@ def require_optuna():
     except ImportError:
         raise DigitlabError("digitlab sweep needs Optuna: pip install 'digitlab[sweep]' (or pip install optuna)") from None
     return optuna
-
-
-def storage_url(spec: SweepSpec, sweep_dir: Path) -> str:
-    return spec.storage or f"sqlite:///{(sweep_dir / 'study.db').resolve()}"
-
-
-def open_storage(url: str):
-    optuna = require_optuna()
-
-    kwargs: dict[str, Any] = {"connect_args": {"timeout": SQLITE_TIMEOUT}} if url.startswith("sqlite") else {}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # heartbeats are marked experimental
-        try:
-            return optuna.storages.RDBStorage(url, engine_kwargs=kwargs, heartbeat_interval=HEARTBEAT_SECONDS,
-                                              grace_period=GRACE_SECONDS)
-        except ImportError as exc:  # e.g. postgresql:// without a driver (psycopg2) installed
-            raise ConfigError(f"--storage {url}: {exc}; install the database driver it needs") from None
-        except Exception as exc:  # SQLAlchemy's errors for bad URLs and unreachable servers
-            raise ConfigError(f"--storage {url}: cannot open ({type(exc).__name__}: {str(exc).splitlines()[0]})") from None
 
 
 def create_sweep(spec: SweepSpec, base: Config, sweep_dir: str | os.PathLike) -> Path:
@@ -87,9 +66,11 @@ def create_sweep(spec: SweepSpec, base: Config, sweep_dir: str | os.PathLike) ->
     held = study.user_attrs.get("sweep")
     if held is None:
         study.set_user_attr("sweep", json.loads(json.dumps(shared)))
+        # the whole spec, less the URL (and its password): what `--resume DIR --storage URL` rebuilds a folder from
+        study.set_user_attr("spec", {**spec.to_dict(), "storage": ""})
     elif held != json.loads(json.dumps(shared)):
         sweep_dir.rmdir()
-        raise ConfigError(f"--storage {spec.storage}: study '{spec.study_name}' already sweeps other parameters or "
+        raise ConfigError(f"--storage {redact(spec.storage)}: study '{spec.study_name}' already sweeps other parameters or "
                           "another base config; use the same recipe, --param and --set on every machine, or a new --name")
     io.atomic_write(sweep_dir / "base.toml", cfgmod.dumps(base))
     io.write_json(sweep_dir / "sweep.json", spec.to_dict())
@@ -105,6 +86,35 @@ def load_sweep(sweep_dir: str | os.PathLike) -> tuple[SweepSpec, Config]:
     spec = SweepSpec.from_dict(read_json(sweep_dir / "sweep.json"))
     base = cfgmod.from_dict(cfgmod.load_toml(sweep_dir / "base.toml"), str(sweep_dir / "base.toml"))
     return spec, base
+
+
+def adopt_sweep(sweep_dir: str | os.PathLike, storage: str) -> Path:
+    """`--resume DIR --storage URL` on a machine without DIR: make the folder from the study named DIR's name
+    (what its first machine stored in it), so this machine can finish the study."""
+    optuna = require_optuna()
+
+    sweep_dir = Path(sweep_dir)
+    if (sweep_dir / "sweep.json").is_file():
+        raise ConfigError(f"--resume {sweep_dir}: this folder already holds a sweep; drop --storage (its URL is in "
+                          "sweep.json)")
+    if sweep_dir.exists() and any(sweep_dir.iterdir()):
+        raise ConfigError(f"--resume {sweep_dir}: folder exists, is not empty and holds no sweep.json")
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    try:
+        study = optuna.load_study(study_name=sweep_dir.name, storage=open_storage(storage))
+    except KeyError:
+        raise ConfigError(f"--resume {sweep_dir} --storage {redact(storage)}: no study named '{sweep_dir.name}' there "
+                          "(the folder's name is the study's: the sweep's --name)") from None
+    raw, shared = study.user_attrs.get("spec"), study.user_attrs.get("sweep")
+    if raw is None or shared is None:
+        raise ConfigError(f"--storage {redact(storage)}: study '{sweep_dir.name}' was not made by this version of "
+                          "`digitlab sweep`; run the sweep's own command on this machine instead")
+    spec = replace(SweepSpec.from_dict(raw), storage=storage)
+    base = cfgmod.from_dict(shared["base"], f"study {sweep_dir.name}")
+    sweep_dir.mkdir(parents=True, exist_ok=True)
+    io.atomic_write(sweep_dir / "base.toml", cfgmod.dumps(base))
+    io.write_json(sweep_dir / "sweep.json", spec.to_dict())
+    return sweep_dir
 
 
 def raise_trials(sweep_dir: str | os.PathLike, trials: int) -> SweepSpec:
@@ -125,7 +135,7 @@ def open_study(spec: SweepSpec, sweep_dir: Path, sampler=None):
                                  sampler=sampler, pruner=PRUNERS[spec.pruner]())
     except KeyError:
         name = spec.study_name or spec.name
-        raise ConfigError(f"{sweep_dir}: study '{name}' is not in {storage_url(spec, sweep_dir)}") from None
+        raise ConfigError(f"{sweep_dir}: study '{name}' is not in {redact(storage_url(spec, sweep_dir))}") from None
 
 
 def _alive(pid: int) -> bool:
@@ -169,11 +179,13 @@ def dead_message(numbers: list[int]) -> str:
 
 def fail_dead(sweep_dir: str | os.PathLike) -> list[int]:
     """fail_dead_trials for a sweep folder (what the parent of --jobs workers does before starting them)."""
-    import filelock
-
     spec, _ = load_sweep(sweep_dir)
-    with filelock.FileLock(str(Path(sweep_dir) / ".trial.lock")):
-        return fail_dead_trials(open_study(spec, Path(sweep_dir)))
+    lock = StudyLock(Path(sweep_dir), storage_url(spec, Path(sweep_dir)), spec.study_name or spec.name)
+    try:
+        with lock:
+            return fail_dead_trials(open_study(spec, Path(sweep_dir)))
+    finally:
+        lock.close()
 
 
 # ------------------------------------------------------------------------------------------- one worker
@@ -220,17 +232,24 @@ def _suggest(trial, p: Param):
 def run_worker(sweep_dir: str | os.PathLike, events: SweepEvents | None = None, worker: int = 0,
                dataset=None) -> int:
     """Run trials of the sweep in this process until it has its target number; returns how many ran here."""
-    import filelock
+    sweep_dir = Path(sweep_dir)
+    events = events or SweepEvents()
+    spec, base = load_sweep(sweep_dir)
+    lock = StudyLock(sweep_dir, storage_url(spec, sweep_dir), spec.study_name or spec.name)
+    try:
+        return _work(sweep_dir, spec, base, lock, events, worker, dataset)
+    finally:
+        lock.close()
+
+
+def _work(sweep_dir: Path, spec: SweepSpec, base: Config, lock: StudyLock, events: SweepEvents, worker: int,
+          dataset) -> int:
     import optuna
     from optuna.trial import TrialState
 
     import digitlab
 
-    sweep_dir = Path(sweep_dir)
-    events = events or SweepEvents()
-    spec, base = load_sweep(sweep_dir)
     metric = METRICS[spec.metric]
-    lock = filelock.FileLock(str(sweep_dir / ".trial.lock"))
     with lock:
         study = open_study(spec, sweep_dir)
         dead = fail_dead_trials(study)

@@ -50,6 +50,7 @@ def _start_info(s: Session) -> dict:
 def _run(s: Session, reporter: Reporter) -> dict:
     """Run the loop and close the run: status, summary.json, loss.png. Only rank 0 writes."""
     main = s.ddp.is_main
+    broken = False  # the process group lost a peer: leave it without the closing barrier
     if main:
         runs.set_status(s.run_dir, "running", recipe=s.config.recipe, model=s.config.model.name,
                         world_size=s.ddp.world_size)
@@ -69,6 +70,12 @@ def _run(s: Session, reporter: Reporter) -> dict:
             runs.set_status(s.run_dir, "interrupted", step=s.state.global_step, reason="output closed")
         raise
     except BaseException as exc:
+        if s.ddp.enabled and distributed.is_peer_failure(exc):
+            broken = True
+            lost = distributed.lost_peer(s.ddp, exc, s.state.global_step, s.config.train.dist_timeout, s.run_dir)
+            if main:
+                runs.set_status(s.run_dir, "failed", error=str(lost)[:500])
+            raise lost from None
         if main:
             runs.set_status(s.run_dir, "failed", error=(str(exc) or type(exc).__name__)[:500])
         if s.code is not None and isinstance(exc, Exception) and user.where_in_user_code(exc, s.code):
@@ -82,7 +89,7 @@ def _run(s: Session, reporter: Reporter) -> dict:
         if s.in_backward is not None:
             s.in_backward.remove()
         s.book.close()
-        distributed.cleanup(s.ddp)
+        distributed.cleanup(s.ddp, broken)
     if not main:
         return {"run_dir": str(s.run_dir), "rank": s.ddp.rank, "steps": s.state.global_step}
     summary = s.book.summary(s, ended)
@@ -123,7 +130,7 @@ def train(config: Config, name: str | None = None, run_dir: str | Path | None = 
         finetune.check(config, origin)
     ddp = distributed.from_env()
     reporter = (reporter or Reporter()) if ddp.is_main else Reporter()
-    device = distributed.setup(ddp, pick_device(config.train.device))
+    device = distributed.setup(ddp, pick_device(config.train.device), config.train.dist_timeout)
     check_opt_in(config, device, ddp)
     apply_threads(config.train.threads)
     data = prepare_shared(config, device, ddp, dataset, progress, source.traits, origin.statistics if origin else None)
@@ -195,7 +202,8 @@ def resume(run_dir: str | Path, overrides: list[str] | None = None, reporter: Re
         if note := build.changed_on_disk(info.code):
             reporter.on_message(note)
         source = ModelSource(info.code, build.traits(config.model, info.code))
-    device = distributed.setup(ddp, pick_device(config.train.device))  # (an old run's in-backward setting: as before)
+    # (an old run's in-backward setting: as before)
+    device = distributed.setup(ddp, pick_device(config.train.device), config.train.dist_timeout)
     apply_threads(config.train.threads)
     # a fine-tune normalizes with its origin's statistics, which its checkpoints carry
     kept = (info.preprocessing.mean, info.preprocessing.std) if config.train.init_from else None

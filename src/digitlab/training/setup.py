@@ -42,7 +42,7 @@ from digitlab.training.optim import make_optimizer, make_scheduler
 # The settings `--resume` may change: how long the run goes on, where it runs, how often it logs and saves.
 # Everything else would make the resumed run a different experiment from the one it continues.
 RESUME_OVERRIDABLE = ("train.epochs", "train.max_steps", "train.device", "train.log_every", "train.ckpt_every",
-                      "train.threads", "data.data_dir", "data.eval_batch_size")
+                      "train.threads", "data.data_dir", "data.eval_batch_size", "train.dist_timeout")
 
 
 def check_config(config: Config, code: UserCode | None = None) -> Config:
