@@ -244,6 +244,24 @@ def test_sweep_over_your_networks_arguments(idx_dir, tmp_path):
     assert sorted(t["params"]["model.args.hidden"] for t in trials) == [8, 16]
     shape = load_file(str(tmp_path / "s" / "trial-001" / "checkpoints" / "last.safetensors"))
     assert shape["dense_relu_sequential.0.weight"].shape[0] in (8, 16)
+    assert [e["why"] for e in trust.trusted_list().values()] == ["swept"]
+
+
+def test_a_sweep_folder_from_elsewhere_runs_no_untrusted_file(idx_dir, tmp_path, monkeypatch):
+    marker = tmp_path / "ran"
+    net = tmp_path / "evil.py"
+    net.write_text(user_nets.writes_a_file(marker))
+    result = runner.invoke(app, ["sweep", "--dataset", "idx", "--data-dir", str(idx_dir), "--device", "cpu",
+                                 "--epochs", "1", "--set", "data.limit=100", "--set", "data.val_size=20",
+                                 "--set", f"model.name={net}:Network", "--param", "optim.lr=0.01,0.02",
+                                 "--sampler", "grid", "--trials", "1", "--root", str(tmp_path), "--name", "s"])
+    assert result.exit_code == 0, result.output
+    marker.unlink()
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "other-user"))
+    forget_user_code()
+    resumed = runner.invoke(app, ["sweep", "--resume", str(tmp_path / "s"), "--trials", "2"])
+    assert resumed.exit_code != 0 and "has not been trusted" in resumed.output, resumed.output
+    assert not marker.exists()
 
 
 def free_port() -> int:

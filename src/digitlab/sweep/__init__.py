@@ -36,6 +36,15 @@ def default_val_size(base: cfgmod.Config) -> int:
     return max(1, len(labels) // VAL_FRACTION)
 
 
+def trust_own_network(base: cfgmod.Config) -> None:
+    """A sweep of the user's own network, set up by this user: its file goes on the trust list, since the workers
+    (and a later `--resume`) read it from the sweep's base config, and run it only when it is trusted."""
+    from digitlab.models import trust, user
+
+    if user.is_user_ref(base.model.name):
+        trust.add(user.read_code(base.model.name, base.model.args), "swept")
+
+
 def new_sweep(recipe: str, params: list[str], trials: int, *, overrides: list[str] | None = None,
               config_file: str | os.PathLike | None = None, sampler: str = "tpe", metric: str = "val_acc",
               pruner: str = "median", seed: int = 0, name: str | None = None, root: str | os.PathLike | None = None,
@@ -51,6 +60,7 @@ def new_sweep(recipe: str, params: list[str], trials: int, *, overrides: list[st
         base = cfgmod.from_dict(cfgmod.load_toml(config_file), str(config_file), base=base)
     base = cfgmod.with_overrides(base, overrides)
     digitlab.check_config(base)
+    trust_own_network(base)
     parsed = parse_params(params)
     from digitlab.sweep.params import check_params
 

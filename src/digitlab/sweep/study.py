@@ -229,12 +229,22 @@ def _suggest(trial, p: Param):
     return trial.suggest_float(p.key, float(p.low), float(p.high), step=p.step, log=p.log)
 
 
+def require_trusted_network(base: Config, sweep_dir: Path) -> None:
+    """The sweep folder's base config is a record: a network file it names runs only when that file is on this
+    user's trust list (new_sweep put it there for the user who set the sweep up)."""
+    from digitlab.models import trust, user
+
+    if user.is_user_ref(base.model.name):
+        trust.require(user.read_code(base.model.name, base.model.args), str(sweep_dir / "base.toml"))
+
+
 def run_worker(sweep_dir: str | os.PathLike, events: SweepEvents | None = None, worker: int = 0,
                dataset=None) -> int:
     """Run trials of the sweep in this process until it has its target number; returns how many ran here."""
     sweep_dir = Path(sweep_dir)
     events = events or SweepEvents()
     spec, base = load_sweep(sweep_dir)
+    require_trusted_network(base, sweep_dir)
     lock = StudyLock(sweep_dir, storage_url(spec, sweep_dir), spec.study_name or spec.name)
     try:
         return _work(sweep_dir, spec, base, lock, events, worker, dataset)
