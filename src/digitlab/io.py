@@ -8,6 +8,7 @@ plots, CSV, exports, downloads. An OSError names the file it was writing.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 from collections.abc import Callable, Iterator
@@ -80,6 +81,30 @@ def atomic_save(path: str | os.PathLike, save: Callable[[Path], None]) -> Path:
     with _publish(path, tmp):
         save(tmp)
     return path
+
+
+def blocking_file(path: str | os.PathLike) -> Path | None:
+    """`path` or its nearest ancestor that exists, when that is not a folder (a regular file, a device, ...): the real
+    reason that making a folder there fails with "File exists" or "Not a directory". None when it is a folder."""
+    for parent in (Path(path), *Path(path).parents):
+        try:
+            if parent.exists():
+                return None if parent.is_dir() else parent
+        except OSError:
+            return None
+    return None
+
+
+def describe_os_error(exc: OSError) -> str:
+    """One line for an OSError met while reading or writing a person's file: which file, what is wrong, what to do.
+    A parent that is a file rather than a folder is named as such (the OS says only "File exists")."""
+    where = exc.filename or "a file"
+    if exc.errno in (errno.EEXIST, errno.ENOTDIR) and exc.filename is not None:
+        blocker = blocking_file(exc.filename)
+        if blocker is not None:
+            return (f"{where}: {blocker} is a file, not a folder, so nothing can be written under it; "
+                    "choose another path or move that file")
+    return f"{where}: {exc.strerror or exc}; check the path, its permissions and free space"
 
 
 def refuse_overwrite(path: str | os.PathLike, force: bool, option: str) -> None:

@@ -21,6 +21,7 @@ from rich.console import Console
 from rich.text import Text
 
 from digitlab.errors import DigitlabError, TrainingInterrupted
+from digitlab.io import describe_os_error
 
 # Tables stay readable when output is piped or captured (rich would otherwise assume 80 columns).
 WIDTH = None if sys.stdout.isatty() else max(shutil.get_terminal_size((160, 24)).columns, 160)
@@ -80,8 +81,7 @@ def handle_errors(fn):
                 silence_stdout()
                 raise typer.Exit(EXIT_PIPE) from None
             except OSError as exc:  # disk full, permission denied, ...: say which file and why, no traceback
-                where = exc.filename or "a file"
-                raise fail(f"{where}: {exc.strerror or exc}; check the path, its permissions and free space") from None
+                raise fail(describe_os_error(exc)) from None
 
     return wrapper
 
