@@ -17,6 +17,7 @@ from typing import Any, get_type_hints
 import tomli_w
 
 from digitlab.errors import ConfigError
+from digitlab.io import read_limited
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -125,6 +126,7 @@ class Config:
 
 LOG_FORMATS = ("batch", "running-mean")
 SECTIONS = ("data", "model", "loss", "optim", "schedule", "train")
+MAX_TOML_BYTES = 1024 * 1024  # a config or sweep file: a few KB in practice
 
 
 def _section_types() -> dict[str, type]:
@@ -202,17 +204,14 @@ def from_dict(raw: dict[str, Any], origin: str = "config", base: Config | None =
 
 def load_toml(path: str | Path) -> dict[str, Any]:
     path = Path(path)
+    if not path.exists() and not path.is_symlink():
+        raise ConfigError(f"{path}: config file not found")
     try:
-        with open(path, "rb") as fh:
-            return tomllib.load(fh)
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: config file not found") from None
+        return tomllib.loads(read_limited(path, MAX_TOML_BYTES, ConfigError).decode("utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML ({exc})") from None
     except UnicodeDecodeError:
         raise ConfigError(f"{path}: not a text file (TOML must be UTF-8)") from None
-    except IsADirectoryError:
-        raise ConfigError(f"{path}: is a folder, not a TOML file") from None
 
 
 def parse_override(text: str) -> tuple[str, str, Any]:

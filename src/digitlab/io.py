@@ -1,4 +1,5 @@
-"""The one way digitlab writes a file it keeps: a temporary name in the same folder, fsync, rename.
+"""The one way digitlab writes a file it keeps (a temporary name in the same folder, fsync, rename), and the one
+way it reads a file a person gives it (`read_limited`: bounded, whatever the file is).
 
 A kill (or a full disk) during a write leaves the previous file intact and no half-written file under the
 real name. Every file digitlab keeps goes through here: config.toml, run.json, summary.json, checkpoints,
@@ -11,6 +12,7 @@ import contextlib
 import errno
 import json
 import os
+import stat
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -46,7 +48,7 @@ def _publish(path: Path, tmp: Path) -> Iterator[None]:
                 raise OSError(exc.errno, exc.strerror, str(path)) from None
             raise
     finally:
-        with contextlib.suppress(FileNotFoundError):
+        with contextlib.suppress(OSError):  # best effort: on a read-only mount even a missing file's unlink fails
             tmp.unlink()
     _fsync_dir(path.parent)
 
@@ -81,6 +83,52 @@ def atomic_save(path: str | os.PathLike, save: Callable[[Path], None]) -> Path:
     with _publish(path, tmp):
         save(tmp)
     return path
+
+
+MB = 1024 * 1024
+_NOT_REGULAR = ((stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"), (stat.S_ISFIFO, "a named pipe"),
+                (stat.S_ISSOCK, "a socket"))
+
+
+def _limit_text(limit: int) -> str:
+    return f"{limit / MB / 1024:g} GB" if limit >= 1024 * MB else f"{limit / MB:g} MB"
+
+
+def read_limited(path: str | os.PathLike, limit: int, error: Callable[[str], Exception]) -> bytes:
+    """The bytes of a file a person named, never more than `limit`, whatever the file is: a device (/dev/zero), a
+    named pipe nobody writes to, a socket or a folder is refused at once (opened non-blocking, so nothing hangs), and
+    a regular file is read only up to `limit` + 1 bytes (its size may be wrong: /proc, a file still growing).
+    Every failure is `error(one line)` naming the file."""
+    path = Path(path)
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except FileNotFoundError:
+        raise error(f"{path}: file not found") from None
+    except IsADirectoryError:
+        raise error(f"{path}: is a folder, not a file") from None
+    except OSError as exc:
+        raise error(f"{path}: cannot read ({exc.strerror or exc})") from None
+    with os.fdopen(fd, "rb", buffering=0) as fh:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):
+            raise error(f"{path}: is a folder, not a file")
+        kind = next((name for test, name in _NOT_REGULAR if test(mode)), None)
+        if kind is not None or not stat.S_ISREG(mode):
+            raise error(f"{path}: is {kind or 'not a regular file'}, not a file saved on disk; "
+                        "give the path of a regular file")
+        chunks, size = [], 0
+        try:
+            while size <= limit:
+                chunk = fh.read(min(limit + 1 - size, 16 * MB))
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                size += len(chunk)
+        except OSError as exc:
+            raise error(f"{path}: cannot read ({exc.strerror or exc})") from None
+    if size > limit:
+        raise error(f"{path}: over the {_limit_text(limit)} limit for this kind of file")
+    return b"".join(chunks)
 
 
 def blocking_file(path: str | os.PathLike) -> Path | None:

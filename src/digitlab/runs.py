@@ -25,7 +25,7 @@ from typing import Any
 
 from digitlab import paths
 from digitlab.errors import CheckpointError, ConfigError, DigitlabError
-from digitlab.io import atomic_write, write_json
+from digitlab.io import atomic_write, read_limited, write_json
 
 
 def new_run_dir(name: str | None, run_dir: str | os.PathLike | None, recipe: str) -> Path:
@@ -57,12 +57,15 @@ def new_run_dir(name: str | None, run_dir: str | os.PathLike | None, recipe: str
     raise ConfigError(f"cannot create a run folder under {root}")
 
 
+MAX_JSON_BYTES = 64 << 20  # run.json / summary.json: a few KB in practice
+
+
 def read_json(path: Path) -> dict:
     """A JSON object from a run folder; a one-line CheckpointError when it is missing or damaged."""
+    if not path.exists() and not path.is_symlink():
+        raise CheckpointError(f"{path}: not found")
     try:
-        obj = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise CheckpointError(f"{path}: not found") from None
+        obj = json.loads(read_limited(path, MAX_JSON_BYTES, CheckpointError).decode("utf-8"))
     except (ValueError, UnicodeDecodeError):
         raise CheckpointError(f"{path}: damaged JSON") from None
     if not isinstance(obj, dict):

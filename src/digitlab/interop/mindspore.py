@@ -15,6 +15,7 @@ the importable model whose every parameter the file holds, with the right shapes
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from dataclasses import dataclass, field
@@ -28,7 +29,7 @@ from digitlab import runs
 from digitlab.contract import CheckpointInfo, Preprocessing
 from digitlab.data.catalog import get_spec
 from digitlab.errors import CheckpointError, ConfigError
-from digitlab.io import atomic_write, write_json
+from digitlab.io import atomic_write, read_limited, write_json
 from digitlab.models import get_model, model_spec
 from digitlab.training.checkpoint import save_weights
 
@@ -36,6 +37,7 @@ DTYPES = {
     "Float32": np.float32, "Float16": np.float16, "Float64": np.float64, "Int8": np.int8, "Int16": np.int16,
     "Int32": np.int32, "Int64": np.int64, "UInt8": np.uint8, "Bool": np.bool_,
 }
+MAX_CKPT_BYTES = 8 << 30  # read at most this much of a file given as a MindSpore checkpoint
 # MindSpore wraps networks in cells whose names prefix the parameters (WithLossCell, TrainOneStepCell, ...)
 PREFIXES = ("network.", "_backbone.", "backbone.", "net.", "model.")
 # which digitlab recipe each importable model's preprocessing and config come from
@@ -97,7 +99,7 @@ def _tensor(buf: bytes, tag: str) -> np.ndarray:
     if dtype not in DTYPES:
         raise ValueError(f"tensor {tag}: unsupported type {dtype}")
     array = np.frombuffer(content, dtype=np.dtype(DTYPES[dtype]).newbyteorder("<"))
-    expected = int(np.prod(dims)) if dims else 1
+    expected = math.prod(dims)  # exact: a crafted shape cannot overflow into a match
     if array.size != expected:
         raise ValueError(f"tensor {tag}: {array.size} values for shape {dims}")
     return array.reshape(dims).copy()
@@ -106,10 +108,7 @@ def _tensor(buf: bytes, tag: str) -> np.ndarray:
 def read_ckpt(path: str | os.PathLike) -> dict[str, np.ndarray]:
     """Every parameter of a MindSpore checkpoint, by name."""
     path = Path(path)
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise CheckpointError(f"{path}: file not found") from None
+    data = read_limited(path, MAX_CKPT_BYTES, CheckpointError)
     out: dict[str, np.ndarray] = {}
     try:
         for number, wire, value in _fields(data):
@@ -221,6 +220,13 @@ def import_checkpoint(path: str | os.PathLike, model_name: str | None, out: str 
         ]))
         raise CheckpointError(f"{path}: does not fit model '{model_name}': {detail}; "
                               f"unmapped in the file: {', '.join(report.unmapped[:8]) or 'none'}")
+    broken = {name: int((~torch.isfinite(t)).sum()) for name, t in state.items() if t.is_floating_point()}
+    broken = {name: n for name, n in broken.items() if n}
+    if broken:
+        name, n = next(iter(broken.items()))
+        raise CheckpointError(f"{path}: parameter {name} holds {n} NaN or infinite value(s)"
+                              f"{f' (and {len(broken) - 1} more parameters)' if len(broken) > 1 else ''}; the file is "
+                              "damaged or its training diverged: nothing imported")
     model.load_state_dict(state)
     from digitlab.recipes import load_recipe
 

@@ -75,6 +75,7 @@ def create_app(runs_root: str | os.PathLike | None = None, default: str | os.Pat
     batchers: dict[str, Batcher] = {}
     batchers_lock = threading.Lock()
     default_target = Path(default) if default else None
+    outside = catalog.outside_root(root, default_target)  # served and listed, though not in the runs folder
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -108,7 +109,9 @@ def create_app(runs_root: str | os.PathLike | None = None, default: str | os.Pat
                                                                 "the server log has the details"})
 
     def run_dir(name: str) -> Path:
-        folder = root / run_name(name)
+        if run_name(name) in outside:
+            return outside[name]
+        folder = root / name
         try:
             known = (folder / "config.toml").exists() or (folder / "checkpoints").is_dir()
         except OSError:  # e.g. a name the filesystem refuses
@@ -130,7 +133,7 @@ def create_app(runs_root: str | os.PathLike | None = None, default: str | os.Pat
     def pick(run: str | None) -> tuple[str, Path]:
         if run:
             return run, run_dir(run)
-        choice = default_choice(catalog.trained_runs(root))
+        choice = default_choice(catalog.trained_runs(root, outside))
         if choice is None:
             raise HTTPException(status_code=404, detail="no trained runs yet: run `digitlab train` first")
         return choice
@@ -151,7 +154,7 @@ def create_app(runs_root: str | os.PathLike | None = None, default: str | os.Pat
 
     @app.get("/api/runs")
     def api_runs() -> dict:
-        rows = catalog.trained_runs(root)
+        rows = catalog.trained_runs(root, outside)
         choice = default_choice(rows)
         return {"runs": rows, "default": choice[0] if choice else None}
 
