@@ -117,9 +117,11 @@ def read_limited(path: str | os.PathLike, limit: int, error: Callable[[str], Exc
             raise error(f"{path}: is {kind or 'not a regular file'}, not a file saved on disk; "
                         "give the path of a regular file")
         chunks, size = [], 0
+        want = min(limit + 1, os.fstat(fd).st_size + 1)  # the whole file in one read; more only if it lied
         try:
             while size <= limit:
-                chunk = fh.read(min(limit + 1 - size, 16 * MB))
+                chunk = fh.read(min(limit + 1 - size, want))
+                want = MB
                 if not chunk:
                     break
                 chunks.append(chunk)
