@@ -41,9 +41,10 @@ def new_run_dir(name: str | None, run_dir: str | os.PathLike | None, recipe: str
         if "/" in name or "\\" in name or name in (".", ".."):
             raise ConfigError(f"--name '{name}': a run name cannot contain path separators")
         path = root / name
-        if path.exists():
-            raise ConfigError(f"run '{name}' already exists in {root}; choose another --name or --resume {path}")
-        path.mkdir(parents=True)
+        try:
+            path.mkdir(parents=True)  # atomic: of two commands naming one run at once, one makes it
+        except FileExistsError:
+            raise ConfigError(f"run '{name}' already exists in {root}; choose another --name or --resume {path}") from None
         return path
     stamp = time.strftime("%Y%m%d-%H%M%S")
     base = f"{recipe or 'run'}-{stamp}"

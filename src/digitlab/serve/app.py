@@ -167,7 +167,10 @@ def create_app(runs_root: str | os.PathLike | None = None, default: str | os.Pat
 
     def batcher_for(served: Served) -> Batcher:
         with batchers_lock:
-            if served.run not in batchers:
+            held = batchers.get(served.run)
+            if held is None or held.forward != served.probabilities:  # new, or the run's weights were replaced
+                if held is not None:
+                    held.close()  # answers what it already holds, then its thread ends
                 batchers[served.run] = Batcher(served.probabilities, max_batch, max_wait_s, name=served.run)
             return batchers[served.run]
 
@@ -202,7 +205,7 @@ def create_app(runs_root: str | os.PathLike | None = None, default: str | os.Pat
         started = time.monotonic()
         data = await image_bytes(request)
         name, target = pick(run) if run else await pool.run(pick, None)
-        served = cache.cached(name) or await pool.run(cache.get, name, target)
+        served = cache.cached(name, target) or await pool.run(cache.get, name, target)
         if batch:
             image28, png = await pool.run(prepare, data)
             left = pool.timeout_s - (time.monotonic() - started)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import torch
 
-from digitlab import __version__, distributed, runs, steplosses
+from digitlab import __version__, distributed, runlock, runs, steplosses
 from digitlab import config as cfgmod
 from digitlab.config import Config
 from digitlab.data.sources import Dataset
@@ -96,13 +96,18 @@ def train(config: Config, name: str | None = None, run_dir: str | Path | None = 
     data = prepare_shared(config, device, ddp, dataset, progress)
     if data.dataset.fallback:  # record the data actually used
         config = replace(config, data=replace(config.data, dataset=data.dataset.name))
-    folder = None
+    folder, lock = None, None
     if ddp.is_main:
-        folder = runs.new_run_dir(name, run_dir, config.recipe)
-        atomic_write(folder / "config.toml", cfgmod.dumps(config))
-        write_json(folder / "data.json", data.dataset.provenance())
-    folder = Path(distributed.broadcast_text(ddp, str(folder) if folder else None))
-    return _run(open_session(config, folder, device, ddp, data), reporter)
+        folder, lock = runlock.claim_new_run_dir(name, run_dir, config.recipe)
+    try:
+        if folder is not None:
+            atomic_write(folder / "config.toml", cfgmod.dumps(config))
+            write_json(folder / "data.json", data.dataset.provenance())
+        folder = Path(distributed.broadcast_text(ddp, str(folder) if folder else None))
+        return _run(open_session(config, folder, device, ddp, data), reporter)
+    finally:
+        if lock is not None:
+            lock.release()
 
 
 def resume(run_dir: str | Path, overrides: list[str] | None = None, reporter: Reporter | None = None,
@@ -145,10 +150,15 @@ def resume(run_dir: str | Path, overrides: list[str] | None = None, reporter: Re
     if config.train.max_steps and int(position.get("global_step", 0)) >= config.train.max_steps \
             and "train.max_steps" not in keys:
         config = replace(config, train=replace(config.train, max_steps=0))  # the smoke cap was reached: go on
-    device = distributed.setup(ddp, pick_device(config.train.device))
-    apply_threads(config.train.threads)
-    data = prepare_shared(config, device, ddp, progress=progress)
-    s = open_session(config, run_dir, device, ddp, data, resume_from=ckpt, horizon_epochs=saved.train.epochs)
-    if ddp.is_main:
-        atomic_write(run_dir / "config.toml", cfgmod.dumps(config))
-    return _run(s, reporter)
+    lock = runlock.RunLock(run_dir, "--resume") if ddp.is_main else None  # refused while another process trains it
+    try:
+        device = distributed.setup(ddp, pick_device(config.train.device))
+        apply_threads(config.train.threads)
+        data = prepare_shared(config, device, ddp, progress=progress)
+        s = open_session(config, run_dir, device, ddp, data, resume_from=ckpt, horizon_epochs=saved.train.epochs)
+        if ddp.is_main:
+            atomic_write(run_dir / "config.toml", cfgmod.dumps(config))
+        return _run(s, reporter)
+    finally:
+        if lock is not None:
+            lock.release()
