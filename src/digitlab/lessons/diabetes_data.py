@@ -135,7 +135,7 @@ def load_packaged() -> DiabetesTable:
 def load_csv(path: str | Path) -> DiabetesTable:
     """The person's CSV as the course reads it (np.loadtxt(..., delimiter=',')), with one-line errors."""
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise DataError(f"{path}: no such file; pass --csv with the path of your diabetes CSV")
     try:
         text = read_limited(path, MAX_CSV_BYTES, DataError).decode("utf-8-sig")
