@@ -10,6 +10,7 @@ loop (training/loop.py) and close the run: status in run.json, summary.json, los
 from __future__ import annotations
 
 import contextlib
+import os
 from dataclasses import replace
 from pathlib import Path
 
@@ -35,9 +36,21 @@ def _start_info(s: Session) -> dict:
             **({"resumed_at": s.resumed_at} if s.resumed_at is not None else {})}
 
 
+def _in_collective(exc: BaseException) -> bool:
+    """Raised by the process group (a collective, a barrier, DDP's gradient all-reduce), not by our own code."""
+    if any(word in str(exc).lower() for word in ("gloo", "nccl", "processgroup", "connection reset by peer")):
+        return True
+    tb = exc.__traceback__
+    while tb is not None:
+        if f"torch{os.sep}distributed" in tb.tb_frame.f_code.co_filename:
+            return True
+        tb = tb.tb_next
+    return False
+
+
 def _run(s: Session, reporter: Reporter) -> dict:
     """Run the loop and close the run: status, summary.json, loss.png. Only rank 0 writes."""
-    main = s.ddp.is_main
+    main, failed = s.ddp.is_main, False
     if main:
         runs.set_status(s.run_dir, "running", recipe=s.config.recipe, model=s.config.model.name,
                         world_size=s.ddp.world_size)
@@ -57,18 +70,31 @@ def _run(s: Session, reporter: Reporter) -> dict:
             runs.set_status(s.run_dir, "interrupted", step=s.state.global_step, reason="output closed")
         raise
     except BaseException as exc:
+        failed = True
         if main:
             runs.set_status(s.run_dir, "failed", error=(str(exc) or type(exc).__name__)[:500])
         if s.config.train.compile and type(exc).__module__.startswith(("torch._dynamo", "torch._inductor")):
             first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
             raise TrainingError(f"train.compile: torch.compile failed on {s.device} ({first}); train without "
                                 "--set train.compile=true") from None
+        if s.ddp.world_size > 1 and isinstance(exc, RuntimeError) and _in_collective(exc):
+            # another rank died (killed, out of memory): gloo/NCCL say "connection reset" from inside a collective
+            if main:
+                runs.set_status(s.run_dir, "interrupted", step=s.state.global_step, reason="lost a rank")
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
+            raise TrainingError(f"rank {s.ddp.rank}: another process of this torchrun is gone ({first}); the run is "
+                                f"saved up to its last resume checkpoint: continue with "
+                                f"`digitlab train --resume {s.run_dir}` (one process or torchrun)") from None
         raise
     finally:
         if s.in_backward is not None:
             s.in_backward.remove()
         s.book.close()
-        distributed.cleanup(s.ddp)
+        if failed:  # leaving the group after a failure may fail too (a peer is gone): never mask the first error
+            with contextlib.suppress(Exception):
+                distributed.cleanup(s.ddp)
+        else:
+            distributed.cleanup(s.ddp)
     if not main:
         return {"run_dir": str(s.run_dir), "rank": s.ddp.rank, "steps": s.state.global_step}
     summary = s.book.summary(s, ended)
