@@ -108,14 +108,14 @@ def read_limited(path: str | os.PathLike, limit: int, error: Callable[[str], Exc
         raise error(f"{path}: is a folder, not a file") from None
     except OSError as exc:
         raise error(f"{path}: cannot read ({exc.strerror or exc})") from None
-    with os.fdopen(fd, "rb", buffering=0) as fh:
-        mode = os.fstat(fd).st_mode
-        if stat.S_ISDIR(mode):
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        if stat.S_ISDIR(mode):  # Linux opens a folder read-only without complaint
             raise error(f"{path}: is a folder, not a file")
-        kind = next((name for test, name in _NOT_REGULAR if test(mode)), None)
-        if kind is not None or not stat.S_ISREG(mode):
-            raise error(f"{path}: is {kind or 'not a regular file'}, not a file saved on disk; "
-                        "give the path of a regular file")
+        kind = next((name for test, name in _NOT_REGULAR if test(mode)), "not a regular file")
+        raise error(f"{path}: is {kind}, not a file saved on disk; give the path of a regular file")
+    with os.fdopen(fd, "rb", buffering=0) as fh:
         chunks, size = [], 0
         want = min(limit + 1, os.fstat(fd).st_size + 1)  # the whole file in one read; more only if it lied
         try:
