@@ -23,9 +23,6 @@ from tests.hostile.conftest import assert_nothing_lost, hashes
 from tests.serve.conftest import live_server
 from tests.test_preprocess import png_bytes, stroke_image
 
-schemathesis = pytest.importorskip("schemathesis")
-hypothesis = pytest.importorskip("hypothesis")
-
 DIGIT = png_bytes(stroke_image())
 EXAMPLES = 100  # per operation: the whole fuzz stays within about 20 s on 2 busy cores
 
@@ -87,6 +84,7 @@ class Heartbeat:
 
 @pytest.mark.slow
 def test_fuzzed_api_from_its_own_openapi(served):
+    schemathesis = pytest.importorskip("schemathesis")  # a dev dependency; the hand-made cases below need none
     from hypothesis import HealthCheck, Phase, given, settings
 
     port, root = served
