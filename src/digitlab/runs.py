@@ -59,6 +59,7 @@ def new_run_dir(name: str | None, run_dir: str | os.PathLike | None, recipe: str
 
 
 MAX_JSON_BYTES = 64 << 20  # run.json / summary.json: a few KB in practice
+MAX_LOG_BYTES = 4 << 30  # metrics.jsonl: a record per logged step
 
 
 def read_json(path: Path) -> dict:
@@ -155,7 +156,8 @@ class MetricsLog:
             return []
         rows = []
         # errors="replace": a damaged (binary) line is skipped, the rest of the file still reads
-        for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        text = read_limited(path, MAX_LOG_BYTES, CheckpointError).decode("utf-8", errors="replace")
+        for line in text.splitlines():
             try:
                 row = json.loads(line)
             except ValueError:
@@ -201,8 +203,8 @@ def weights_path(target: str | os.PathLike) -> Path:
 
 def _json_or_empty(path: Path) -> dict:
     try:
-        obj = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError, UnicodeDecodeError):
+        obj = json.loads(read_limited(path, MAX_JSON_BYTES, CheckpointError).decode("utf-8"))
+    except (CheckpointError, ValueError, UnicodeDecodeError):
         return {}
     return obj if isinstance(obj, dict) else {}
 
@@ -263,7 +265,7 @@ def safe_run_row(run_dir: Path) -> dict:
     """run_row, or for a folder too damaged to read, a row marked "damaged" with the reason (others still list)."""
     try:
         return run_row(run_dir)
-    except (OSError, ValueError, TypeError, KeyError, AttributeError) as exc:
+    except (OSError, ValueError, TypeError, KeyError, AttributeError, CheckpointError) as exc:
         return {**{k: None for k in ROW_KEYS}, "run": run_dir.name, "path": str(run_dir), "status": "damaged",
                 "recipe": "", "model": "", "data": "", "data_source": "", "fallback": False, "date": "",
                 "error": f"{type(exc).__name__}: {exc}"}

@@ -256,3 +256,18 @@ def test_out_that_is_a_file_is_never_replaced(trained, tmp_path):
     assert "--force" in assert_one_line_error(invoke("plot", trained, "--out", out))
     assert out.read_bytes() == b"mine"
     assert error_lines(invoke("plot", trained, "--out", out, "--force")) == []
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["metrics.jsonl", "run.json", "losses.f32"])
+def test_run_folder_file_replaced_by_a_fifo(trained, tmp_path, name):
+    """A run folder's own record replaced by a named pipe nobody writes: `runs` lists the run (marked or not) and
+    `plot` answers in one line or draws; nothing waits on the pipe."""
+    run = shutil.copytree(trained, tmp_path / "runs" / "odd")
+    (run / name).unlink(missing_ok=True)
+    _fifo(run / name)
+    listed = run_cli("runs", "--root", run.parent, "--json", timeout=60)
+    assert listed.returncode == 0 and "odd" in listed.stdout, listed.stderr
+    plotted = run_cli("plot", run, "--out", tmp_path / "p.png", timeout=60)
+    if plotted.returncode:
+        assert_one_line_error_proc(plotted, name)
