@@ -17,6 +17,7 @@ from typing import Any, get_args, get_origin, get_type_hints
 import tomli_w
 
 from digitlab.errors import ConfigError
+from digitlab.io import read_limited
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -138,6 +139,8 @@ class Config:
 
 LOG_FORMATS = ("batch", "running-mean")
 SECTIONS = ("data", "model", "loss", "optim", "schedule", "train")
+MAX_THREADS = 4096  # torch.set_num_threads takes a C int; no machine has more cores than this
+MAX_TOML_BYTES = 1024 * 1024  # a config or sweep file: a few KB in practice
 
 
 def _section_types() -> dict[str, type]:
@@ -231,17 +234,16 @@ def from_dict(raw: dict[str, Any], origin: str = "config", base: Config | None =
 
 def load_toml(path: str | Path) -> dict[str, Any]:
     path = Path(path)
+    if not path.exists() and not path.is_symlink():
+        raise ConfigError(f"{path}: config file not found")
     try:
-        with open(path, "rb") as fh:
-            return tomllib.load(fh)
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: config file not found") from None
+        return tomllib.loads(read_limited(path, MAX_TOML_BYTES, ConfigError).decode("utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML ({exc})") from None
+    except RecursionError:  # tomllib parses nested arrays and inline tables recursively
+        raise ConfigError(f"{path}: arrays or tables nested too deeply; a config holds flat [section] tables") from None
     except UnicodeDecodeError:
         raise ConfigError(f"{path}: not a text file (TOML must be UTF-8)") from None
-    except IsADirectoryError:
-        raise ConfigError(f"{path}: is a folder, not a TOML file") from None
 
 
 def parse_override(text: str) -> tuple[str, str, Any]:
@@ -254,6 +256,8 @@ def parse_override(text: str) -> tuple[str, str, Any]:
         value = tomllib.loads(f"v = {raw_value}")["v"]
     except tomllib.TOMLDecodeError:
         value = raw_value
+    except RecursionError:
+        raise ConfigError(f"--set {key}: value nested too deeply") from None
     if "." in key:
         section, _, name = key.partition(".")
         return section, name, value
@@ -316,6 +320,8 @@ def validate(config: Config) -> Config:
             values = value if isinstance(value, tuple) else (value,)
             if any(isinstance(v, float) and not math.isfinite(v) for v in values):
                 raise ConfigError(f"{section}.{key} must be a finite number, got {value!r}")
+            if any(isinstance(v, int) and not -(2**63) <= v < 2**63 for v in values):  # torch takes int64 at most
+                raise ConfigError(f"{section}.{key} must fit a 64-bit integer, got {value!r}")
     d, lo, o, sc, t = config.data, config.loss, config.optim, config.schedule, config.train
     checks = [
         (t.epochs >= 1, f"train.epochs must be at least 1, got {t.epochs}"),
@@ -324,7 +330,7 @@ def validate(config: Config) -> Config:
         (t.max_steps >= 0, "train.max_steps must be 0 (no limit) or positive"),
         (t.log_every >= 1, "train.log_every must be at least 1"),
         (t.log_format in LOG_FORMATS, f"train.log_format '{t.log_format}': choose one of {', '.join(LOG_FORMATS)}"),
-        (t.threads >= 0, "train.threads must be 0 (torch's choice) or positive"),
+        (0 <= t.threads <= MAX_THREADS, f"train.threads must be 0 (torch's choice) or 1..{MAX_THREADS}, got {t.threads}"),
         (t.ckpt_every >= 0, "train.ckpt_every must be 0 (epoch ends only) or positive"),
         (t.dist_timeout > 0, f"train.dist_timeout is in seconds and must be positive, got {t.dist_timeout}"),
         (0 <= t.target_acc <= 100, f"train.target_acc is a percentage (0 = off), got {t.target_acc}"),

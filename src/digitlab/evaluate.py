@@ -91,6 +91,7 @@ def data_source(info: CheckpointInfo, dataset: str | None, data_dir: str | os.Pa
 
 
 def default_figure_path(target: str | os.PathLike, kind: str, split: str) -> Path | None:
-    """runs/<name>/<kind>-<split>.png when evaluating a run folder; None for a bare checkpoint."""
+    """runs/<name>/<kind>-<split>.png when evaluating a run folder; None for a bare checkpoint, or for a run folder
+    that cannot be written (a read-only mount, another user's runs): evaluating it still works."""
     path = Path(target)
-    return path / f"{kind}-{split}.png" if path.is_dir() else None
+    return path / f"{kind}-{split}.png" if path.is_dir() and os.access(path, os.W_OK) else None

@@ -1,4 +1,5 @@
-"""The one way digitlab writes a file it keeps: a temporary name in the same folder, fsync, rename.
+"""The one way digitlab writes a file it keeps (a temporary name in the same folder, fsync, rename), and the one
+way it reads a file a person gives it (`read_limited`: bounded, whatever the file is).
 
 A kill (or a full disk) during a write leaves the previous file intact and no half-written file under the
 real name. Every file digitlab keeps goes through here: config.toml, run.json, summary.json, checkpoints,
@@ -8,8 +9,10 @@ plots, CSV, exports, downloads. An OSError names the file it was writing.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
+import stat
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -45,7 +48,7 @@ def _publish(path: Path, tmp: Path) -> Iterator[None]:
                 raise OSError(exc.errno, exc.strerror, str(path)) from None
             raise
     finally:
-        with contextlib.suppress(FileNotFoundError):
+        with contextlib.suppress(OSError):  # best effort: on a read-only mount even a missing file's unlink fails
             tmp.unlink()
     _fsync_dir(path.parent)
 
@@ -80,6 +83,78 @@ def atomic_save(path: str | os.PathLike, save: Callable[[Path], None]) -> Path:
     with _publish(path, tmp):
         save(tmp)
     return path
+
+
+MB = 1024 * 1024
+_NOT_REGULAR = ((stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"), (stat.S_ISFIFO, "a named pipe"),
+                (stat.S_ISSOCK, "a socket"))
+
+
+def _limit_text(limit: int) -> str:
+    return f"{limit / MB / 1024:g} GB" if limit >= 1024 * MB else f"{limit / MB:g} MB"
+
+
+def read_limited(path: str | os.PathLike, limit: int, error: Callable[[str], Exception]) -> bytes:
+    """The bytes of a file a person named, never more than `limit`, whatever the file is: a device (/dev/zero), a
+    named pipe nobody writes to, a socket or a folder is refused at once (opened non-blocking, so nothing hangs), and
+    a regular file is read only up to `limit` + 1 bytes (its size may be wrong: /proc, a file still growing).
+    Every failure is `error(one line)` naming the file."""
+    path = Path(path)
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except FileNotFoundError:
+        raise error(f"{path}: file not found") from None
+    except IsADirectoryError:
+        raise error(f"{path}: is a folder, not a file") from None
+    except OSError as exc:
+        raise error(f"{path}: cannot read ({exc.strerror or exc})") from None
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        if stat.S_ISDIR(mode):  # Linux opens a folder read-only without complaint
+            raise error(f"{path}: is a folder, not a file")
+        kind = next((name for test, name in _NOT_REGULAR if test(mode)), "not a regular file")
+        raise error(f"{path}: is {kind}, not a file saved on disk; give the path of a regular file")
+    with os.fdopen(fd, "rb", buffering=0) as fh:
+        chunks, size = [], 0
+        want = min(limit + 1, os.fstat(fd).st_size + 1)  # the whole file in one read; more only if it lied
+        try:
+            while size <= limit:
+                chunk = fh.read(min(limit + 1 - size, want))
+                want = MB
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                size += len(chunk)
+        except OSError as exc:
+            raise error(f"{path}: cannot read ({exc.strerror or exc})") from None
+    if size > limit:
+        raise error(f"{path}: over the {_limit_text(limit)} limit for this kind of file")
+    return b"".join(chunks)
+
+
+def blocking_file(path: str | os.PathLike) -> Path | None:
+    """`path` or its nearest ancestor that exists, when that is not a folder (a regular file, a device, ...): the real
+    reason that making a folder there fails with "File exists" or "Not a directory". None when it is a folder."""
+    for parent in (Path(path), *Path(path).parents):
+        try:
+            if parent.exists():
+                return None if parent.is_dir() else parent
+        except OSError:
+            return None
+    return None
+
+
+def describe_os_error(exc: OSError) -> str:
+    """One line for an OSError met while reading or writing a person's file: which file, what is wrong, what to do.
+    A parent that is a file rather than a folder is named as such (the OS says only "File exists")."""
+    where = exc.filename or "a file"
+    if exc.errno in (errno.EEXIST, errno.ENOTDIR) and exc.filename is not None:
+        blocker = blocking_file(exc.filename)
+        if blocker is not None:
+            return (f"{where}: {blocker} is a file, not a folder, so nothing can be written under it; "
+                    "choose another path or move that file")
+    return f"{where}: {exc.strerror or exc}; check the path, its permissions and free space"
 
 
 def refuse_overwrite(path: str | os.PathLike, force: bool, option: str) -> None:

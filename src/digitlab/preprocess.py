@@ -26,6 +26,7 @@ import numpy as np
 from PIL import Image, ImageFilter, ImageOps
 
 from digitlab.errors import DigitlabError
+from digitlab.io import read_limited
 
 MAX_FILE_BYTES = 20 * 1024 * 1024
 MAX_PIXELS = 40_000_000  # a 6000x6000 photo is fine; a decompression bomb is not
@@ -137,19 +138,9 @@ def decode(data: bytes, name: str = "<image>") -> np.ndarray:
 
 
 def read_image(path: str | os.PathLike) -> np.ndarray:
-    path = Path(path)
-    try:
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise ImageError(f"{path}: {size / 1e6:.1f} MB is over the {MAX_FILE_BYTES // (1024 * 1024)} MB limit",
-                         "too-large")
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise ImageError(f"{path}: file not found") from None
-    except IsADirectoryError:
-        raise ImageError(f"{path}: is a folder") from None
-    except OSError as exc:
-        raise ImageError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    """A person's image file -> (H, W) float32 grayscale; a device, a named pipe or a file over MAX_FILE_BYTES is
+    refused without reading more than the limit (io.read_limited)."""
+    data = read_limited(path, MAX_FILE_BYTES, lambda message: ImageError(message, "unreadable"))
     return decode(data, str(path))
 
 

@@ -25,7 +25,7 @@ from typing import Any
 
 from digitlab import paths
 from digitlab.errors import CheckpointError, ConfigError, DigitlabError
-from digitlab.io import atomic_write, write_json
+from digitlab.io import atomic_write, read_limited, write_json
 
 
 def new_run_dir(name: str | None, run_dir: str | os.PathLike | None, recipe: str) -> Path:
@@ -41,9 +41,10 @@ def new_run_dir(name: str | None, run_dir: str | os.PathLike | None, recipe: str
         if "/" in name or "\\" in name or name in (".", ".."):
             raise ConfigError(f"--name '{name}': a run name cannot contain path separators")
         path = root / name
-        if path.exists():
-            raise ConfigError(f"run '{name}' already exists in {root}; choose another --name or --resume {path}")
-        path.mkdir(parents=True)
+        try:
+            path.mkdir(parents=True)  # atomic: of two commands naming one run at once, one makes it
+        except FileExistsError:
+            raise ConfigError(f"run '{name}' already exists in {root}; choose another --name or --resume {path}") from None
         return path
     stamp = time.strftime("%Y%m%d-%H%M%S")
     base = f"{recipe or 'run'}-{stamp}"
@@ -57,12 +58,16 @@ def new_run_dir(name: str | None, run_dir: str | os.PathLike | None, recipe: str
     raise ConfigError(f"cannot create a run folder under {root}")
 
 
+MAX_JSON_BYTES = 64 << 20  # run.json / summary.json: a few KB in practice
+MAX_LOG_BYTES = 4 << 30  # metrics.jsonl: a record per logged step
+
+
 def read_json(path: Path) -> dict:
     """A JSON object from a run folder; a one-line CheckpointError when it is missing or damaged."""
+    if not path.exists() and not path.is_symlink():
+        raise CheckpointError(f"{path}: not found")
     try:
-        obj = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise CheckpointError(f"{path}: not found") from None
+        obj = json.loads(read_limited(path, MAX_JSON_BYTES, CheckpointError).decode("utf-8"))
     except (ValueError, UnicodeDecodeError):
         raise CheckpointError(f"{path}: damaged JSON") from None
     if not isinstance(obj, dict):
@@ -151,7 +156,8 @@ class MetricsLog:
             return []
         rows = []
         # errors="replace": a damaged (binary) line is skipped, the rest of the file still reads
-        for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        text = read_limited(path, MAX_LOG_BYTES, CheckpointError).decode("utf-8", errors="replace")
+        for line in text.splitlines():
             try:
                 row = json.loads(line)
             except ValueError:
@@ -197,8 +203,8 @@ def weights_path(target: str | os.PathLike) -> Path:
 
 def _json_or_empty(path: Path) -> dict:
     try:
-        obj = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError, UnicodeDecodeError):
+        obj = json.loads(read_limited(path, MAX_JSON_BYTES, CheckpointError).decode("utf-8"))
+    except (CheckpointError, ValueError, UnicodeDecodeError):
         return {}
     return obj if isinstance(obj, dict) else {}
 
@@ -259,7 +265,7 @@ def safe_run_row(run_dir: Path) -> dict:
     """run_row, or for a folder too damaged to read, a row marked "damaged" with the reason (others still list)."""
     try:
         return run_row(run_dir)
-    except (OSError, ValueError, TypeError, KeyError, AttributeError) as exc:
+    except (OSError, ValueError, TypeError, KeyError, AttributeError, CheckpointError) as exc:
         return {**{k: None for k in ROW_KEYS}, "run": run_dir.name, "path": str(run_dir), "status": "damaged",
                 "recipe": "", "model": "", "data": "", "data_source": "", "fallback": False, "date": "",
                 "error": f"{type(exc).__name__}: {exc}"}

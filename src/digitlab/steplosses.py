@@ -14,18 +14,19 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from digitlab.io import atomic_write
+from digitlab.errors import CheckpointError
+from digitlab.io import atomic_write, read_limited
 
 LOSSES_FILE = "losses.f32"
+MAX_LOSSES_BYTES = 4 << 30  # 4 bytes a step
 
 
 def read_step_losses(run_dir: Path) -> np.ndarray:
     """Every step's training loss, (steps,) float32 (empty if the run has none yet); a torn last entry is dropped."""
     path = Path(run_dir) / LOSSES_FILE
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
+    if not path.exists():
         return np.zeros(0, dtype=np.float32)
+    data = read_limited(path, MAX_LOSSES_BYTES, CheckpointError)  # a device or a pipe here is refused, not read
     return np.frombuffer(data[: len(data) // 4 * 4], dtype="<f4").astype(np.float32)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import shutil
+import subprocess
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -89,3 +90,35 @@ def trained(idx_dir, tmp_path_factory) -> Path:
 def copy_run(run: Path, dest: Path) -> Path:
     shutil.copytree(run, dest)
     return dest
+
+
+def run_cli(*args: str | Path, timeout: float = 60, memory_gb: int = 4, env: dict | None = None,
+            cwd: Path | None = None) -> subprocess.CompletedProcess:
+    """`digitlab ARGS` in a fresh process that cannot hang the suite (killed after `timeout` s: the test then fails)
+    nor exhaust the machine (its address space is capped at `memory_gb`: an unbounded read dies with MemoryError)."""
+    import os
+    import resource
+    import sys
+
+    def cap() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (memory_gb << 30, memory_gb << 30))
+
+    src = str(Path(__file__).resolve().parents[2] / "src")
+    full_env = {**os.environ, "PYTHONPATH": src + os.pathsep + os.environ.get("PYTHONPATH", ""), **(env or {})}
+    try:
+        return subprocess.run([sys.executable, "-m", "digitlab", *map(str, args)], capture_output=True, text=True,
+                              timeout=timeout, preexec_fn=cap, env=full_env, cwd=cwd, stdin=subprocess.DEVNULL)
+    except subprocess.TimeoutExpired as exc:
+        pytest.fail(f"digitlab {' '.join(map(str, args))} still running after {timeout} s (a hang): {exc.stderr!r}")
+
+
+def assert_one_line_error_proc(proc: subprocess.CompletedProcess, *words: str) -> str:
+    """assert_one_line_error for a finished process."""
+    shown = f"exit {proc.returncode}\nstdout: {proc.stdout!r}\nstderr: {proc.stderr!r}"
+    assert proc.returncode not in (0, None) and proc.returncode > 0, shown  # < 0: killed by a signal
+    assert "Traceback" not in proc.stderr + proc.stdout, shown
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: "), shown
+    for word in words:
+        assert word.lower() in lines[0].lower(), shown
+    return lines[0]

@@ -35,7 +35,8 @@ def child(moment: str | None, cli_args: list[str], expect: int = 0) -> subproces
     """digitlab in a fresh process (killing itself at `moment`, when given). Every run of this module trains in a
     fresh process started with one thread, so that all do the same float arithmetic: within the test process, state
     other tests leave behind can change the last bits of a loss."""
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "DIGITLAB_OFFLINE": "1", "PYTHONPATH": str(Path(__file__).parents[2])}
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "DIGITLAB_OFFLINE": "1", "PYTHONPATH": os.pathsep.join(
+        [str(Path(__file__).parents[2] / "src"), str(Path(__file__).parents[2])])}  # this tree, not an installed copy
     command = [str(KILLER), moment, "--"] if moment else ["-m", "digitlab"]
     proc = subprocess.run([sys.executable, *command, *cli_args], capture_output=True, text=True, timeout=300, env=env)
     assert proc.returncode == expect, (proc.returncode, proc.stdout[-2000:], proc.stderr[-2000:])

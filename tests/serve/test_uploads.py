@@ -5,7 +5,7 @@ import socket
 import pytest
 
 from digitlab.serve.app import create_app
-from digitlab.serve.uploads import MAX_REQUEST
+from digitlab.serve.uploads import DRAIN_BYTES
 from tests.serve.conftest import live_server
 
 CHUNK = 64 * 1024
@@ -38,15 +38,25 @@ def call_streaming(app, chunks: int, content_length: int | None = None) -> tuple
     return start["status"], json.loads(body), pulled
 
 
-def test_chunked_body_stops_at_the_limit(tmp_path):
-    total = 1000  # 64 MB offered without a Content-Length
+def test_chunked_body_over_the_limit_is_drained_then_answered_413(tmp_path):
+    """An over-limit body is read and dropped to its end (so that a client that sends all before it reads gets the
+    413), and the 413 names its size."""
+    total = 480  # 30 MB offered without a Content-Length
+    status, body, pulled = call_streaming(create_app(tmp_path), total)
+    assert status == 413 and "2 MB" in body["detail"] and str(total * CHUNK) in body["detail"]
+    assert pulled == total
+
+
+def test_chunked_body_is_dropped_only_up_to_the_drain_bound(tmp_path):
+    total = 2 * DRAIN_BYTES // CHUNK  # twice what the server is willing to read and drop
     status, body, pulled = call_streaming(create_app(tmp_path), total)
     assert status == 413 and "2 MB" in body["detail"]
-    assert pulled <= MAX_REQUEST // CHUNK + 1  # stopped reading right after the limit, not at 64 MB
+    assert pulled <= DRAIN_BYTES // CHUNK + 1  # stopped reading at the bound, not at the end
 
 
-def test_declared_length_over_the_limit_reads_nothing(tmp_path):
-    status, body, pulled = call_streaming(create_app(tmp_path), 1000, content_length=1000 * CHUNK)
+def test_declared_length_over_the_drain_bound_reads_nothing(tmp_path):
+    chunks = 2 * DRAIN_BYTES // CHUNK
+    status, body, pulled = call_streaming(create_app(tmp_path), chunks, content_length=chunks * CHUNK)
     assert status == 413 and pulled == 0
 
 
@@ -65,7 +75,8 @@ def recv_all(sock: socket.socket) -> bytes:
 
 @pytest.mark.parametrize("chunked", [True, False])
 def test_big_upload_over_real_http_gets_413_early(tmp_path, chunked):
-    """Over a socket: the server answers 413 and closes while most of a 200 MB upload is still unsent."""
+    """Over a socket: the server answers 413 and closes while most of a 200 MB upload (over the drain bound) is still
+    unsent."""
     total, sent = 200 * 1024 * 1024, 0
     with live_server(create_app(tmp_path)) as port, socket.create_connection(("127.0.0.1", port)) as sock:
         sock.settimeout(10)
@@ -82,4 +93,4 @@ def test_big_upload_over_real_http_gets_413_early(tmp_path, chunked):
             pass
         reply = recv_all(sock)
     assert reply.startswith(b"HTTP/1.1 413"), reply[:200]
-    assert sent < total // 4  # the server stopped reading: the rest could not be sent
+    assert sent < DRAIN_BYTES + total // 4  # the server stopped reading at the drain bound: the rest was not sent

@@ -22,6 +22,7 @@ from rich.console import Console
 from rich.text import Text
 
 from digitlab.errors import DigitlabError, DigitlabNote, TrainingInterrupted
+from digitlab.io import describe_os_error
 
 # 128 + SIGPIPE: what a shell reports for a program whose reader went away (`digitlab train | head`)
 EXIT_PIPE = 141
@@ -96,8 +97,7 @@ def handle_errors(fn):
                 silence_stdout()
                 raise typer.Exit(EXIT_PIPE) from None
             except OSError as exc:  # disk full, permission denied, ...: say which file and why, no traceback
-                where = exc.filename or "a file"
-                raise fail(f"{where}: {exc.strerror or exc}; check the path, its permissions and free space") from None
+                raise fail(describe_os_error(exc)) from None
 
     return wrapper
 

@@ -17,6 +17,7 @@ from digitlab.cli.console import (
     out,
     print_error,
     print_json,
+    warn,
     warn_fallback,
 )
 from digitlab.cli.progress import RichReporter
@@ -49,6 +50,9 @@ def eval_cmd(
         raise DigitlabError(f"--split {split}: choose test, train or val")
     png = confusion_out or default_figure_path(target, "confusion", split)
     gallery = mistakes_out or default_figure_path(target, "mistakes", split)
+    if target.is_dir() and None in (png, gallery):
+        warn(f"{target}: the run folder is not writable, so its figures are not redrawn; "
+             "pass --confusion/--mistakes to write them elsewhere")
     result = evaluate(target, dataset, split, data_dir, device, png, strict_data=strict_data, mistakes_png=gallery,
                       n_mistakes=n_mistakes)
     warn_fallback(result["data"].get("fallback"))

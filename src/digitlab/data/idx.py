@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from digitlab.errors import DataError
-from digitlab.io import atomic_write
+from digitlab.io import atomic_write, read_limited
 
 GZIP_MAGIC = b"\x1f\x8b"
 
@@ -35,18 +35,14 @@ IDX_DTYPES: dict[int, np.dtype] = {
 # MNIST-family files have 1 (labels) or 3 (images) dims; 4 leaves room for (N, C, H, W).
 MAX_DIMS = 4
 MAX_BYTES = 1 << 40  # 1 TiB: no dataset file this library reads comes near it
+MAX_IDX_BYTES = 8 << 30  # read at most this much of one (compressed or raw) IDX file
 _CODE_FOR_KIND = {(dt.kind, dt.itemsize): code for code, dt in IDX_DTYPES.items()}
 
 
 def read_bytes(path: str | os.PathLike) -> bytes:
     """The file's decompressed content: gzip is detected by its magic bytes, not by the name."""
     path = Path(path)
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise DataError(f"{path}: file not found") from None
-    except OSError as exc:
-        raise DataError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    raw = read_limited(path, MAX_IDX_BYTES, DataError)
     if raw[:2] != GZIP_MAGIC:
         return raw
     try:

@@ -20,7 +20,7 @@ from digitlab.data.catalog import DATASETS, ROLES, STEMS, DatasetSpec, get_spec
 from digitlab.data.locate import EXPECTED, candidates, find_files, install_dir
 from digitlab.data.verify import DigestCache, Verdict, check_file, inspect
 from digitlab.errors import DataError
-from digitlab.io import atomic_open, temporary_name
+from digitlab.io import atomic_open, read_limited, temporary_name
 
 LOCK_TIMEOUT_S = 900.0
 # The kinds of source (catalog.SOURCES) that have nothing to install, and what to say instead.
@@ -102,7 +102,7 @@ def _installed(dest: Path, spec: DatasetSpec, role: str, set_aside: list[str]) -
 
 
 def _copy(src: Path, dest: Path, spec: DatasetSpec, role: str) -> Path:
-    raw = src.read_bytes()
+    raw = read_limited(src, idx.MAX_IDX_BYTES, DataError)
     final = dest / (STEMS[role] + (".gz" if raw[:2] == idx.GZIP_MAGIC else ""))
     with atomic_open(final) as fh:
         fh.write(raw)

@@ -18,13 +18,16 @@ network's parameters (the real checkpoints in ../shared/data/mindspore re-encode
 from __future__ import annotations
 
 import binascii
+import math
 import os
 from pathlib import Path
 
 import numpy as np
 
 from digitlab.errors import CheckpointError
-from digitlab.io import atomic_write
+from digitlab.io import atomic_write, read_limited
+
+MAX_CKPT_BYTES = 8 << 30  # read at most this much of a file given as a MindSpore checkpoint
 
 DTYPES = {
     "Float32": np.float32, "Float16": np.float16, "Float64": np.float64, "Int8": np.int8, "Int16": np.int16,
@@ -97,7 +100,7 @@ def _array(tag: str, dims: list[int], dtype: str, content: bytes) -> np.ndarray:
     array = np.frombuffer(content, dtype=np.dtype(DTYPES[dtype]).newbyteorder("<"))
     if dims == [0] and array.size == 1:  # an older MindSpore's scalar (load_checkpoint reads it so too)
         dims = []
-    expected = int(np.prod(dims)) if dims else 1
+    expected = math.prod(dims)  # exact (np.prod wraps around): a crafted shape cannot overflow into a match
     if array.size != expected:
         raise ValueError(f"tensor {tag}: {array.size} values for shape {dims}")
     return array.reshape(dims).astype(DTYPES[dtype])
@@ -139,10 +142,7 @@ def decode_ckpt(data: bytes) -> dict[str, np.ndarray]:
 def read_ckpt(path: str | os.PathLike) -> dict[str, np.ndarray]:
     """Every parameter of a MindSpore checkpoint, by name; a one-line CheckpointError when it is not one."""
     path = Path(path)
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise CheckpointError(f"{path}: file not found") from None
+    data = read_limited(path, MAX_CKPT_BYTES, CheckpointError)  # devices, pipes, folders: one line, no hang
     try:
         out = decode_ckpt(data)
     except (ValueError, UnicodeDecodeError) as exc:

@@ -101,6 +101,13 @@ def import_checkpoint(path: str | os.PathLike, model_name: str | None, out: str 
         ]))
         raise CheckpointError(f"{path}: does not fit model '{model_name}': {detail}; "
                               f"unmapped in the file: {', '.join(report.unmapped[:8]) or 'none'}")
+    broken = {name: int((~torch.isfinite(t)).sum()) for name, t in state.items() if t.is_floating_point()}
+    broken = {name: n for name, n in broken.items() if n}
+    if broken:
+        name, n = next(iter(broken.items()))
+        raise CheckpointError(f"{path}: parameter {name} holds {n} NaN or infinite value(s)"
+                              f"{f' (and {len(broken) - 1} more parameters)' if len(broken) > 1 else ''}; the file is "
+                              "damaged or its training diverged: nothing imported")
     model.load_state_dict(state)
     from digitlab.recipes import load_recipe
 

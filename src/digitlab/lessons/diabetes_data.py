@@ -23,7 +23,9 @@ from pathlib import Path
 import numpy as np
 
 from digitlab.errors import DataError
+from digitlab.io import read_limited
 
+MAX_CSV_BYTES = 64 << 20  # the course's CSV is 23 KB
 COURSE_FEATURES = 8  # the course's Linear(8, 6): eight feature columns
 
 
@@ -133,11 +135,11 @@ def load_packaged() -> DiabetesTable:
 def load_csv(path: str | Path) -> DiabetesTable:
     """The person's CSV as the course reads it (np.loadtxt(..., delimiter=',')), with one-line errors."""
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise DataError(f"{path}: no such file; pass --csv with the path of your diabetes CSV")
     try:
-        text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
+        text = read_limited(path, MAX_CSV_BYTES, DataError).decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
         raise DataError(f"{path}: cannot be read as text ({exc.__class__.__name__}); pass a comma-separated file") from None
     rows, header, width = [], (), None
     for number, fields in enumerate(csv.reader(text.splitlines()), start=1):

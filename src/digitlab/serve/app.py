@@ -30,10 +30,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 from PIL import Image
+from pydantic import BaseModel
 
 from digitlab import __version__
 from digitlab.errors import CheckpointError, DigitlabError
@@ -45,6 +46,32 @@ from digitlab.serve.limits import LOOPBACK_HOSTS, HostCheck, WorkerPool, run_nam
 from digitlab.serve.models import ModelCache, Served
 from digitlab.serve.uploads import image_bytes
 
+
+class Problem(BaseModel):
+    """Every error answer: one line saying what is wrong and what to do (run names, never paths of the machine)."""
+
+    detail: str
+
+
+_WHY = {400: "a malformed request or a bad run name", 403: "a Host header the server was not started for",
+        404: "no such run or figure", 409: "the run's checkpoint cannot be served", 413: "over the 2 MB image limit",
+        415: "not an image digitlab reads", 422: "a bad parameter, or an image with no digit",
+        503: "too many requests waiting", 504: "the request took too long"}
+
+
+def documented(*codes: int) -> dict:
+    """The error answers a route may give, for its OpenAPI entry (the fuzzer holds the server to them)."""
+    return {code: {"model": Problem, "description": _WHY[code]} for code in (403, 422, *codes)}
+
+
+PREDICT_BODY = {"requestBody": {"required": True, "description": "The image: a file field `file`, raw image bytes, "
+                                "or JSON {\"image\": base64}; at most 2 MB.", "content": {
+    "multipart/form-data": {"schema": {"type": "object", "properties": {"file": {"type": "string", "format": "binary"}},
+                                       "required": ["file"]}},
+    "image/png": {"schema": {"type": "string", "format": "binary"}},
+    "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
+    "application/json": {"schema": {"type": "object", "properties": {"image": {"type": "string"}},
+                                    "required": ["image"]}}}}}
 IMAGE_STATUS = {"too-large": 413, "unreadable": 415, "unsupported": 415, "content": 422}  # ImageError.kind -> HTTP
 ERROR_STATUS = {ImageError: 422, CheckpointError: 409}  # other DigitlabErrors: 400
 
@@ -83,6 +110,7 @@ def create_app(runs_root: str | os.PathLike | None = None, default: str | os.Pat
     batchers_lock = threading.Lock()
     default_target = Path(default) if default else None
     collector = Collector(collect_dir, collect_limits) if collect_dir is not None else None
+    outside = catalog.outside_root(root, default_target)  # served and listed, though not in the runs folder
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -117,7 +145,9 @@ def create_app(runs_root: str | os.PathLike | None = None, default: str | os.Pat
                                                                 "the server log has the details"})
 
     def run_dir(name: str) -> Path:
-        folder = root / run_name(name)
+        if run_name(name) in outside:
+            return outside[name]
+        folder = root / name
         try:
             known = (folder / "config.toml").exists() or (folder / "checkpoints").is_dir()
         except OSError:  # e.g. a name the filesystem refuses
@@ -139,48 +169,52 @@ def create_app(runs_root: str | os.PathLike | None = None, default: str | os.Pat
     def pick(run: str | None) -> tuple[str, Path]:
         if run:
             return run, run_dir(run)
-        choice = default_choice(catalog.trained_runs(root))
+        choice = default_choice(catalog.trained_runs(root, outside))
         if choice is None:
             raise HTTPException(status_code=404, detail="no trained runs yet: run `digitlab train` first")
         return choice
 
     def batcher_for(served: Served) -> Batcher:
         with batchers_lock:
-            if served.run not in batchers:
+            held = batchers.get(served.run)
+            if held is None or held.forward != served.probabilities:  # new, or the run's weights were replaced
+                if held is not None:
+                    held.close()  # answers what it already holds, then its thread ends
                 batchers[served.run] = Batcher(served.probabilities, max_batch, max_wait_s, name=served.run)
             return batchers[served.run]
 
     pages.add_routes(app)
 
-    @app.get("/healthz")
+    @app.get("/healthz", responses=documented())
     async def healthz() -> dict:
         stats = {run: b.stats() for run, b in list(batchers.items())}
         return {"status": "ok", "version": __version__, "models_loaded": len(cache.models), "batching": batch,
                 "workers": pool.stats(), "batches": stats}
 
-    @app.get("/api/runs")
+    @app.get("/api/runs", responses=documented())
     def api_runs() -> dict:
-        rows = catalog.trained_runs(root)
+        rows = catalog.trained_runs(root, outside)
         choice = default_choice(rows)
         return {"runs": rows, "default": choice[0] if choice else None}
 
-    @app.get("/api/runs/{name}")
+    @app.get("/api/runs/{name}", responses=documented(400, 404))
     def api_run(name: str) -> dict:
         return catalog.run_detail(root, run_dir(name))
 
-    @app.get("/api/runs/{name}/figures/{figure}")
+    @app.get("/api/runs/{name}/figures/{figure}", responses=documented(400, 404))
     def api_figure(name: str, figure: str):
         folder = run_dir(name)
         if figure not in catalog.FIGURES or not (folder / figure).is_file():
             raise HTTPException(status_code=404, detail=f"run {shown(name)} has no figure {shown(figure)}")
         return FileResponse(folder / figure, media_type="image/png")
 
-    @app.post("/api/predict")
-    async def api_predict(request: Request, run: str | None = None, top_k: int = 3) -> dict:
+    @app.post("/api/predict", responses=documented(400, 404, 409, 413, 415, 503, 504), openapi_extra=PREDICT_BODY)
+    async def api_predict(request: Request, run: str | None = None,
+                          top_k: int = Query(3, ge=1, le=10, description="How many classes to rank (1-10).")) -> dict:
         started = time.monotonic()
         data = await image_bytes(request)
         name, target = pick(run) if run else await pool.run(pick, None)
-        served = cache.cached(name) or await pool.run(cache.get, name, target)
+        served = cache.cached(name, target) or await pool.run(cache.get, name, target)
         if batch:
             image28, png = await pool.run(prepare, data)
             left = pool.timeout_s - (time.monotonic() - started)

@@ -1,6 +1,8 @@
 """What the API says about runs: rows and details with run names only (no paths of this machine), one run at a time.
 
 A damaged run folder does not take the listing down: it is listed with an `error` field and the others as usual.
+The run (or checkpoint) `serve RUN` was given is listed too when it lies outside the runs folder (`outside_root`):
+the page shows what the server serves.
 Values JSON cannot carry (NaN, infinity) become null; absolute paths become run-relative or their last part.
 """
 
@@ -46,14 +48,36 @@ def _mtime(folder: Path) -> float:
         return 0.0
 
 
-def trained_runs(root: Path) -> list[dict]:
-    """Every run folder under root that has checkpoints, newest first, each row read on its own."""
+def outside_root(root: Path, target: Path | None) -> dict[str, Path]:
+    """{name: path} of the run folder or checkpoint `serve TARGET` was given, when it is not the runs folder's own
+    `root/name` (the server serves it under that name); {} otherwise."""
+    if target is None:
+        return {}
     try:
-        folders = [p for p in root.iterdir() if p.is_dir() and (p / "checkpoints").is_dir()]
+        inside = (root / target.name).resolve() == target.resolve()
+    except OSError:
+        inside = False
+    return {} if inside else {target.name: target}
+
+
+def _served_row(name: str, target: Path, root: Path) -> dict:
+    """A row for a served target outside the runs folder: its run folder's row (a checkpoint file's run is the folder
+    above `checkpoints/`), under the name it is served by."""
+    folder = target.parent.parent if target.is_file() and target.parent.name == "checkpoints" else target
+    return {**_row(folder, root), "run": name}
+
+
+def trained_runs(root: Path, extra: dict[str, Path] | None = None) -> list[dict]:
+    """Every run folder under root that has checkpoints, newest first, each row read on its own; `extra` (served
+    from outside root, see `outside_root`) first, in place of a folder of root with the same name."""
+    extra = extra or {}
+    served = [_served_row(name, target, root) for name, target in extra.items()]
+    try:
+        folders = [p for p in root.iterdir() if p.is_dir() and (p / "checkpoints").is_dir() and p.name not in extra]
     except OSError:  # no runs folder yet, or one we cannot list
-        return []
+        return served
     folders.sort(key=_mtime, reverse=True)
-    return [_row(p, root) for p in folders]
+    return served + [_row(p, root) for p in folders]
 
 
 def run_detail(root: Path, folder: Path) -> dict:

@@ -15,6 +15,7 @@ import torch
 
 from digitlab.errors import CheckpointError, DigitlabError
 from digitlab.inference import CheckpointInfo, class_probabilities, describe, load_model
+from digitlab.runs import weights_path
 from digitlab.serve.limits import scrub_paths
 
 
@@ -53,20 +54,35 @@ def _load(run: str, target: Path, device: torch.device, root: Path) -> Served:
     return served
 
 
+def stamp(target: Path) -> tuple | None:
+    """Which file a run's weights come from, and which version of it (inode, size, mtime): a checkpoint replaced
+    (training went on, a run removed and trained again under its name) is a new stamp. None: no weights now."""
+    try:
+        path = weights_path(target)
+        st = path.stat()
+    except (DigitlabError, OSError):
+        return None
+    return str(path), st.st_ino, st.st_size, st.st_mtime_ns
+
+
 class ModelCache:
-    """Load each run's model once; requests share it (inference only, no state changes)."""
+    """Load each run's model once per version of its weights file; requests share it (inference only). A run whose
+    checkpoint is replaced while the server runs is loaded again; one whose checkpoint is gone is not served."""
 
     def __init__(self, device: torch.device, root: Path) -> None:
         self.device = device
         self.root = root
-        self.models: dict[str, Served] = {}
+        self.models: dict[str, tuple[tuple | None, Served]] = {}
         self.lock = threading.Lock()
 
-    def cached(self, run: str) -> Served | None:
-        return self.models.get(run)
+    def cached(self, run: str, target: Path) -> Served | None:
+        held = self.models.get(run)
+        return held[1] if held is not None and held[0] is not None and held[0] == stamp(target) else None
 
     def get(self, run: str, target: Path) -> Served:
         with self.lock:  # one load at a time: two first requests for one run load it once
-            if run not in self.models:
-                self.models[run] = _load(run, target, self.device, self.root)
-            return self.models[run]
+            now = stamp(target)
+            held = self.models.get(run)
+            if held is None or held[0] != now or now is None:
+                self.models[run] = (now, _load(run, target, self.device, self.root))
+            return self.models[run][1]

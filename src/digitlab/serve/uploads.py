@@ -1,15 +1,19 @@
 """The image in a /api/predict request: read the body in chunks up to a limit, then take the image out of it.
 
 Accepted: multipart (field `file`, as a browser form sends it), a raw body (e.g. `Content-Type: image/png`), or
-JSON {"image": "<base64 or data: URL>"}. Reading stops as soon as the body passes MAX_REQUEST, with or without a
-Content-Length (chunked uploads too): 413 without reading the rest.
+JSON {"image": "<base64 or data: URL>"}. Nothing past MAX_REQUEST is kept, with or without a Content-Length
+(chunked uploads too): the answer is a 413. The rest of such a body is read and dropped, up to DRAIN_BYTES and
+DRAIN_SECONDS, before the answer goes out: a client that sends its whole body before reading (curl, requests,
+http.client) would otherwise meet a connection reset instead of the 413. Past those bounds the connection is closed.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import json
+from collections.abc import AsyncIterator
 
 from fastapi import HTTPException, Request
 from starlette.formparsers import MultiPartException
@@ -17,6 +21,8 @@ from starlette.requests import ClientDisconnect
 
 MAX_IMAGE = 2 * 1024 * 1024  # bytes of image per request
 MAX_REQUEST = int(MAX_IMAGE * 1.4) + 4096  # bytes of body: room for base64 (4/3) and multipart framing
+DRAIN_BYTES = 64 * 1024 * 1024  # of an over-limit body, read and dropped so that the client can read its 413
+DRAIN_SECONDS = 10.0
 
 
 def too_large(size: int | None = None) -> HTTPException:
@@ -26,17 +32,34 @@ def too_large(size: int | None = None) -> HTTPException:
                          headers={"connection": "close"})
 
 
+async def _drop_rest(stream: AsyncIterator[bytes], size: int) -> int | None:
+    """Read and drop the rest of an over-limit body, within DRAIN_BYTES and DRAIN_SECONDS; its whole size when it
+    ended within them, else None (the connection is then closed under the client)."""
+    try:
+        async with asyncio.timeout(DRAIN_SECONDS):
+            async for chunk in stream:
+                size += len(chunk)
+                if size > DRAIN_BYTES:
+                    return None
+    except (TimeoutError, ClientDisconnect):
+        return None
+    return size
+
+
 async def read_body(request: Request, limit: int = MAX_REQUEST) -> bytes:
-    """The whole body, or a 413 as soon as it passes `limit` bytes (the rest is never read)."""
+    """The whole body, or a 413 once it passes `limit` bytes (nothing past the limit is kept)."""
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
-        raise too_large(int(declared))
+        if int(declared) > DRAIN_BYTES:
+            raise too_large(int(declared))
+        raise too_large(await _drop_rest(request.stream(), 0) and int(declared))
     chunks, size = [], 0
+    stream = request.stream()
     try:
-        async for chunk in request.stream():
+        async for chunk in stream:
             size += len(chunk)
             if size > limit:
-                raise too_large()
+                raise too_large(await _drop_rest(stream, size))
             chunks.append(chunk)
     except ClientDisconnect:
         raise HTTPException(status_code=400, detail="the client went away before sending the whole request") from None

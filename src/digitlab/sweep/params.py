@@ -239,28 +239,39 @@ def load_sweep_file(name_or_path: str) -> SweepFile:
     unknown = sorted(set(raw) - {"sweep", "params", "set"})
     if unknown:
         raise ConfigError(f"{origin}: unknown table [{unknown[0]}]; a sweep file has [sweep], [params] and [set]")
+    not_tables = [k for k in ("sweep", "params", "set") if not isinstance(raw.get(k, {}), dict)]
+    if not_tables:
+        raise ConfigError(f"{origin}: '{not_tables[0]}' must be a table ([{not_tables[0]}] with keys under it)")
     settings = dict(raw.get("sweep", {}))
     bad = sorted(set(settings) - set(SETTINGS))
     if bad:
         raise ConfigError(f"{origin}: unknown [sweep] key '{bad[0]}'; valid: {', '.join(SETTINGS)}")
+    for key, value in settings.items():  # a wrong type here would surface later as a traceback, or a default
+        kind = int if key in ("trials", "seed") else str
+        if not isinstance(value, kind) or isinstance(value, bool):
+            raise ConfigError(f"{origin}: [sweep] {key} = {value!r}: must be "
+                              f"{'a whole number' if kind is int else 'a string'}")
+    if settings.get("trials", 1) < 1:
+        raise ConfigError(f"{origin}: [sweep] trials = {settings['trials']}: a sweep needs at least one trial")
     params = []
-    for key, spec in _flatten(raw.get("params", {})).items():
+    for key, spec in _flatten(raw.get("params", {}), origin=origin).items():
         if isinstance(spec, list):
             spec = ",".join(literal(v) if not isinstance(v, str) else v for v in spec)
         params.append(f"{key}={spec}")
     overrides = tuple(f"{k}={literal(v) if not isinstance(v, list) else json.dumps(v)}"
-                      for k, v in _flatten(raw.get("set", {})).items())
+                      for k, v in _flatten(raw.get("set", {}), origin=origin).items())
     return SweepFile(str(name_or_path), settings, tuple(params), overrides)
 
 
-def _flatten(table: dict, prefix: str = "") -> dict[str, Any]:
+def _flatten(table: dict, prefix: str = "", origin: str = "sweep file") -> dict[str, Any]:
     """`optim.lr = ...` (a nested table in TOML) and `"optim.lr" = ...` both become {"optim.lr": ...}."""
     flat: dict[str, Any] = {}
     for key, value in table.items():
-        if isinstance(value, dict):
-            flat.update(_flatten(value, f"{prefix}{key}."))
-        else:
-            flat[f"{prefix}{key}"] = value
+        inner = _flatten(value, f"{prefix}{key}.", origin) if isinstance(value, dict) else {f"{prefix}{key}": value}
+        twice = sorted(set(inner) & set(flat))
+        if twice:  # `"optim.lr" = ...` beside `optim.lr = ...`: TOML allows both, and one would silently win
+            raise ConfigError(f"{origin}: key '{twice[0]}' given twice; give each key once")
+        flat.update(inner)
     return flat
 
 

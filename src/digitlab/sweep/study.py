@@ -122,6 +122,7 @@ def raise_trials(sweep_dir: str | os.PathLike, trials: int) -> SweepSpec:
     spec, _ = load_sweep(sweep_dir)
     spec = replace(spec, trials=trials)
     check_spec(spec)
+    open_study(spec, Path(sweep_dir))  # a study that cannot be opened: refused before sweep.json changes
     io.write_json(Path(sweep_dir) / "sweep.json", spec.to_dict())
     return spec
 
@@ -170,7 +171,37 @@ def fail_dead_trials(study) -> list[int]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         optuna.storages.fail_stale_trials(study)
+        requeue_lost_grid_points(study)
     return failed
+
+
+def requeue_lost_grid_points(study) -> list[dict]:
+    """A grid sweep's point whose only trial failed (its worker killed, the sweep interrupted) is run again.
+
+    Optuna's GridSampler counts a failed trial's point as visited, so without this a sweep resumed after a kill
+    runs another point twice and never the killed one. A point that failed twice is left failed (it would only fail
+    again); points already waiting or running are not queued twice. Called under the sweep's trial lock."""
+    from optuna.trial import TrialState
+
+    def key(params: dict) -> str:
+        return json.dumps(params, sort_keys=True, default=str)
+
+    failures: dict[str, int] = {}
+    lost: dict[str, dict] = {}
+    alive = set()
+    for t in study.get_trials(deepcopy=False):
+        params = t.params or t.system_attrs.get("fixed_params") or {}
+        if not params:
+            continue
+        if t.state == TrialState.FAIL and "grid_id" in t.system_attrs:
+            failures[key(params)] = failures.get(key(params), 0) + 1
+            lost[key(params)] = params
+        elif t.state != TrialState.FAIL:
+            alive.add(key(params))
+    queued = [lost[k] for k in lost if k not in alive and failures[k] == 1]
+    for params in queued:
+        study.enqueue_trial(params)
+    return queued
 
 
 def dead_message(numbers: list[int]) -> str:

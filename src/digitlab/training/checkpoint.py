@@ -29,10 +29,11 @@ from safetensors.torch import save as st_save
 
 from digitlab.contract import CheckpointInfo
 from digitlab.errors import CheckpointError
-from digitlab.io import atomic_write
+from digitlab.io import atomic_write, read_limited
 
 FORMAT = "digitlab-checkpoint/1"
 RESUME_FORMAT = "digitlab-resume/1"
+MAX_CHECKPOINT_BYTES = 8 << 30  # read at most this much of a file given as a checkpoint
 
 
 def _cpu(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -48,12 +49,9 @@ def save_weights(path: str | os.PathLike, model: nn.Module | dict[str, torch.Ten
 
 
 def _read(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise CheckpointError(f"{path}: checkpoint not found") from None
-    except OSError as exc:
-        raise CheckpointError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    if not path.exists() and not path.is_symlink():
+        raise CheckpointError(f"{path}: checkpoint not found")
+    data = read_limited(path, MAX_CHECKPOINT_BYTES, CheckpointError)
     try:
         tensors = st_load(data)
         header_len = int.from_bytes(data[:8], "little")

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import torch
 
-from digitlab import __version__, distributed, runs, steplosses
+from digitlab import __version__, distributed, runlock, runs, steplosses
 from digitlab import config as cfgmod
 from digitlab.config import Config
 from digitlab.data.sources import Dataset
@@ -73,8 +73,8 @@ def _run(s: Session, reporter: Reporter) -> dict:
         if s.ddp.enabled and distributed.is_peer_failure(exc):
             broken = True
             lost = distributed.lost_peer(s.ddp, exc, s.state.global_step, s.config.train.dist_timeout, s.run_dir)
-            if main:
-                runs.set_status(s.run_dir, "failed", error=str(lost)[:500])
+            if main:  # resumable from its last checkpoint: interrupted, not failed
+                runs.set_status(s.run_dir, "interrupted", step=s.state.global_step, reason="lost a process")
             raise lost from None
         if main:
             runs.set_status(s.run_dir, "failed", error=(str(exc) or type(exc).__name__)[:500])
@@ -137,17 +137,22 @@ def train(config: Config, name: str | None = None, run_dir: str | Path | None = 
     if data.dataset.fallback:  # record the data actually used
         config = replace(config, data=replace(config.data, dataset=data.dataset.name))
     preflight(config, source, data)
-    folder = None
+    folder, lock = None, None
     if ddp.is_main:
-        folder = runs.new_run_dir(name, run_dir, config.recipe)
-        if source.code is not None:
-            trust.add(source.code, "trained")  # this user ran it: their own checkpoints rebuild it without asking
-        atomic_write(folder / "config.toml", cfgmod.dumps(config))
-        write_json(folder / "data.json", data.dataset.provenance())
-        if origin is not None:
-            finetune.record(folder, origin)
-    folder = Path(distributed.broadcast_text(ddp, str(folder) if folder else None))
-    return _run(open_session(config, folder, device, ddp, data, source=source, origin=origin), reporter)
+        folder, lock = runlock.claim_new_run_dir(name, run_dir, config.recipe)
+    try:
+        if folder is not None:
+            if source.code is not None:
+                trust.add(source.code, "trained")  # this user ran it: their own checkpoints rebuild it without asking
+            atomic_write(folder / "config.toml", cfgmod.dumps(config))
+            write_json(folder / "data.json", data.dataset.provenance())
+            if origin is not None:
+                finetune.record(folder, origin)
+        folder = Path(distributed.broadcast_text(ddp, str(folder) if folder else None))
+        return _run(open_session(config, folder, device, ddp, data, source=source, origin=origin), reporter)
+    finally:
+        if lock is not None:
+            lock.release()
 
 
 def resume(run_dir: str | Path, overrides: list[str] | None = None, reporter: Reporter | None = None,
@@ -202,15 +207,20 @@ def resume(run_dir: str | Path, overrides: list[str] | None = None, reporter: Re
         if note := build.changed_on_disk(info.code):
             reporter.on_message(note)
         source = ModelSource(info.code, build.traits(config.model, info.code))
-    # (an old run's in-backward setting: as before)
-    device = distributed.setup(ddp, pick_device(config.train.device), config.train.dist_timeout)
-    apply_threads(config.train.threads)
-    # a fine-tune normalizes with its origin's statistics, which its checkpoints carry
-    kept = (info.preprocessing.mean, info.preprocessing.std) if config.train.init_from else None
-    data = prepare_shared(config, device, ddp, progress=progress, traits=source.traits if source else None,
-                          statistics=kept)
-    s = open_session(config, run_dir, device, ddp, data, resume_from=ckpt, horizon_epochs=saved.train.epochs,
-                     source=source)
-    if ddp.is_main:
-        atomic_write(run_dir / "config.toml", cfgmod.dumps(config))
-    return _run(s, reporter)
+    lock = runlock.RunLock(run_dir, "--resume") if ddp.is_main else None  # refused while another process trains it
+    try:
+        # (an old run's in-backward setting: as before)
+        device = distributed.setup(ddp, pick_device(config.train.device), config.train.dist_timeout)
+        apply_threads(config.train.threads)
+        # a fine-tune normalizes with its origin's statistics, which its checkpoints carry
+        kept = (info.preprocessing.mean, info.preprocessing.std) if config.train.init_from else None
+        data = prepare_shared(config, device, ddp, progress=progress, traits=source.traits if source else None,
+                              statistics=kept)
+        s = open_session(config, run_dir, device, ddp, data, resume_from=ckpt, horizon_epochs=saved.train.epochs,
+                         source=source)
+        if ddp.is_main:
+            atomic_write(run_dir / "config.toml", cfgmod.dumps(config))
+        return _run(s, reporter)
+    finally:
+        if lock is not None:
+            lock.release()
