@@ -12,7 +12,7 @@ treated exactly like a registered one once it exists.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import torch.nn as nn
@@ -82,8 +82,8 @@ def rebuild(info: CheckpointInfo, source: str) -> nn.Module:
         if info.model not in list_models():
             raise CheckpointError(f"{source}: model '{info.model}' is not in this digitlab's registry "
                                   f"({', '.join(list_models())})")
-        try:
-            return build(info.config.model, info.num_classes, None)
+        try:  # the checkpoint's own model name (its config's settings): metadata that disagrees does not fit
+            return build(replace(info.config.model, name=info.model), info.num_classes, None)
         except ConfigError as exc:
             raise CheckpointError(f"{source}: {exc}") from None
     code = info.code

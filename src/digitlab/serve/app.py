@@ -54,9 +54,11 @@ class Problem(BaseModel):
 
 
 _WHY = {400: "a malformed request or a bad run name", 403: "a Host header the server was not started for",
-        404: "no such run or figure", 409: "the run's checkpoint cannot be served", 413: "over the 2 MB image limit",
-        415: "not an image digitlab reads", 422: "a bad parameter, or an image with no digit",
-        503: "too many requests waiting", 504: "the request took too long"}
+        404: "no such run or figure (collect: collecting is off)",
+        409: "the run's checkpoint cannot be served (collect: a limit reached, or nothing to undo)",
+        413: "over the 2 MB image limit", 415: "not an image digitlab reads",
+        422: "a bad parameter, or an image with no digit", 503: "too many requests waiting",
+        504: "the request took too long", 507: "the collect folder's disk is full or not writable"}
 
 
 def documented(*codes: int) -> dict:
@@ -227,18 +229,18 @@ def create_app(runs_root: str | os.PathLike | None = None, default: str | os.Pat
                 "top_k": described["top_k"], "classes": list(served.classes), "model": served.model_name,
                 "run": name, "input": png}
 
-    @app.get("/api/collect")
+    @app.get("/api/collect", responses=documented())
     def api_collect_state() -> dict:
         return collector.state() if collector else {"enabled": False}
 
-    @app.post("/api/collect")
+    @app.post("/api/collect", responses=documented(400, 404, 409, 413, 415, 503, 504, 507), openapi_extra=PREDICT_BODY)
     async def api_collect(request: Request, label: int) -> dict:
         if collector is None:
             raise disabled()
         data = await image_bytes(request)
         return await pool.run(collector.save, data, label)
 
-    @app.post("/api/collect/undo")
+    @app.post("/api/collect/undo", responses=documented(404, 409, 503, 504, 507))
     async def api_collect_undo() -> dict:
         if collector is None:
             raise disabled()

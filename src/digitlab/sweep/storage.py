@@ -88,9 +88,16 @@ def cannot_open(url: str, exc: BaseException) -> ConfigError:
                        f"{redact(text)[:300]}); check that the server runs, is reachable, and the user and password")
 
 
-def open_storage(url: str):
-    from digitlab.sweep.study import require_optuna
+def require_optuna():
+    """Optuna is an optional dependency (the `sweep` extra): say how to get it instead of a traceback."""
+    try:
+        import optuna
+    except ImportError:
+        raise DigitlabError("digitlab sweep needs Optuna: pip install 'digitlab[sweep]' (or pip install optuna)") from None
+    return optuna
 
+
+def open_storage(url: str):
     optuna = require_optuna()
     interval, grace = heartbeat()
     # two machines starting at once on an empty PostgreSQL database would both create Optuna's tables (and one

@@ -30,23 +30,14 @@ from pathlib import Path
 from digitlab import config as cfgmod
 from digitlab import io
 from digitlab.config import Config
-from digitlab.errors import ConfigError, DigitlabError, TrainingError, TrainingInterrupted
+from digitlab.errors import ConfigError, TrainingError, TrainingInterrupted
 from digitlab.sweep.choices import METRICS, PRUNERS, SAMPLERS, Metric, check_spec, target_trials
 from digitlab.sweep.params import Param, SweepSpec
-from digitlab.sweep.storage import StudyLock, open_storage, redact, storage_url
+from digitlab.sweep.storage import StudyLock, open_storage, redact, require_optuna, storage_url  # noqa: F401
 from digitlab.training.report import Reporter
 
 
 # ------------------------------------------------------------------------------------------- folder and storage
-def require_optuna():
-    """Optuna is an optional dependency (the `sweep` extra): say how to get it instead of a traceback."""
-    try:
-        import optuna
-    except ImportError:
-        raise DigitlabError("digitlab sweep needs Optuna: pip install 'digitlab[sweep]' (or pip install optuna)") from None
-    return optuna
-
-
 def create_sweep(spec: SweepSpec, base: Config, sweep_dir: str | os.PathLike) -> Path:
     """Make the sweep folder and its study; refuses a folder that already holds anything (use resume)."""
     optuna = require_optuna()
