@@ -178,14 +178,20 @@ def test_serve_refuses_untrusted_code_then_serves_it(idx_dir, tmp_path, monkeypa
     forget_user_code()
     client = local_client(create_app(root))
     body = digit_png(tmp_path / "d.png").read_bytes()
-    assert [r["run"] for r in client.get("/api/runs").json()["runs"]] == ["mine"]
+    assert [(r["run"], r["trusted"]) for r in client.get("/api/runs").json()["runs"]] == [("mine", False)]
     refused = client.post("/api/predict?run=mine", content=body)
     assert refused.status_code == 409, refused.text
     detail = refused.json()["detail"]
     assert "has not been trusted" in detail and "my_net.py:Network" in detail and str(tmp_path) not in detail
+    plain = runner.invoke(app, ["train", "--dataset", "idx", "--data-dir", str(idx_dir), "--device", "cpu",
+                                "--max-steps", "1", "--run-dir", str(root / "plain")])
+    assert plain.exit_code == 0, plain.output
+    by_default = client.post("/api/predict", content=body)  # the default is never a run it would refuse
+    assert by_default.status_code == 200 and by_default.json()["run"] == "plain"
     assert runner.invoke(app, ["trust", str(root / "mine")]).exit_code == 0
     served = client.post("/api/predict?run=mine", content=body)
     assert served.status_code == 200 and served.json()["run"] == "mine"
+    assert {r["run"]: r["trusted"] for r in client.get("/api/runs").json()["runs"]} == {"mine": True, "plain": True}
 
 
 def config_for(idx_dir, net, *extra):

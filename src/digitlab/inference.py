@@ -22,7 +22,7 @@ from digitlab import runs
 from digitlab.contract import CheckpointInfo, Preprocessing, to_probabilities
 from digitlab.errors import CheckpointError, DigitlabNote
 from digitlab.models import build, trust
-from digitlab.training.checkpoint import Checkpoint, load_state_checked, read_weights
+from digitlab.training.checkpoint import Checkpoint, load_state_checked, read_info, read_weights
 
 __all__ = ["CheckpointInfo", "Preprocessing", "class_probabilities", "describe", "load_model", "to_probabilities"]
 
@@ -51,6 +51,16 @@ def load_model(target: str | os.PathLike, device: torch.device | str = "cpu",
         warnings.warn(note, DigitlabNote, stacklevel=2)
     load_state_checked(model, ckpt.state, str(ckpt.path))
     return model.to(device).eval(), ckpt
+
+
+def runs_untrusted_code(target: str | os.PathLike) -> bool:
+    """Whether loading this run's model would need code that is not trusted here (from the checkpoint's header alone;
+    False for a registry model or a checkpoint that cannot be read: loading it says why)."""
+    try:
+        code = read_info(runs.weights_path(target)).code
+    except Exception:  # noqa: BLE001 - a damaged run is reported by whoever loads it
+        return False
+    return code is not None and bool(code.text) and not trust.is_trusted(code)
 
 
 @torch.inference_mode()

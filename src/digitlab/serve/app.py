@@ -159,10 +159,11 @@ def create_app(runs_root: str | os.PathLike | None = None, default: str | os.Pat
         return folder
 
     def default_choice(rows: list[dict]) -> tuple[str, Path] | None:
-        """The model used when a request names none: the one given to `serve`, else the most accurate run."""
+        """The model used when a request names none: the one given to `serve`, else the most accurate run whose
+        model may run here (not one whose recorded code is untrusted: that would answer every request with 409)."""
         if default_target is not None:
             return default_target.name, default_target
-        usable = [r for r in rows if not r.get("error")]
+        usable = [r for r in rows if not r.get("error") and r.get("trusted", True)]
         if not usable:
             return None
         best = max(usable, key=lambda r: r.get("best_test_acc") or 0)

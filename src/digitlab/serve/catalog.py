@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import quote
 
 from digitlab import runs
+from digitlab.inference import runs_untrusted_code
 from digitlab.serve.limits import scrub_paths
 
 FIGURES = ("loss.png", "confusion-test.png", "mistakes-test.png")
@@ -35,7 +36,8 @@ def public(value: Any, root: Path) -> Any:
 
 def _row(folder: Path, root: Path) -> dict:
     try:
-        return public(runs.run_row(folder), root)
+        # trusted: false for a run whose model is code not on this user's trust list (answered 409 until trusted)
+        return {**public(runs.run_row(folder), root), "trusted": not runs_untrusted_code(folder)}
     except Exception as exc:  # noqa: BLE001 - one damaged run must not hide the others; say what failed
         reason = scrub_paths(str(exc).splitlines()[0] if str(exc) else "", root)[:200]
         return {"run": folder.name, "error": f"cannot read this run ({type(exc).__name__}{': ' + reason if reason else ''})"}
