@@ -32,9 +32,9 @@ import digitlab
 from digitlab import config as cfgmod
 from digitlab.data.transforms import resize_pad
 from digitlab.io import atomic_write
+from digitlab.losses import make_loss
 from digitlab.models import get_model, model_spec
 from digitlab.recipes import load_recipe
-from digitlab.training.losses import make_loss
 from digitlab.training.optim import make_optimizer, make_scheduler
 
 HERE = Path(__file__).resolve().parent

@@ -5,10 +5,10 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
+from digitlab.checkpoint import save_weights
 from digitlab.cli import app
 from digitlab.export import _run_onnx, _run_torchscript, export_model
 from digitlab.models import get_model, list_models, model_spec
-from digitlab.training.checkpoint import save_weights
 from tests.helpers import make_info
 
 runner = CliRunner()

@@ -79,3 +79,12 @@ def test_start_up_imports_no_torch(module):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     assert out == ["False", "False"], module
 
+
+def test_inference_side_imports_nothing_of_training():
+    """eval / predict / export / serve / interop and inference itself: not one import of digitlab.training."""
+    inference_side = ("digitlab.inference", "digitlab.evaluate", "digitlab.predict", "digitlab.export",
+                      "digitlab.serve", "digitlab.interop")
+    g = graph(everywhere=True)
+    bad = {m: sorted(i for i in deps if i.startswith("digitlab.training")) for m, deps in g.items()
+           if m.startswith(inference_side)}
+    assert not {m: v for m, v in bad.items() if v}

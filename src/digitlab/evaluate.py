@@ -14,7 +14,7 @@ from digitlab.data.sources import load_dataset
 from digitlab.device import pick_device
 from digitlab.errors import ConfigError
 from digitlab.inference import load_model
-from digitlab.training.metrics import predict_logits, summarize
+from digitlab.metrics import predict_logits, summarize
 
 
 def evaluate(

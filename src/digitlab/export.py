@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from digitlab.checkpoint import read_info
 from digitlab.contract import CheckpointInfo
 from digitlab.data.sources import load_dataset
 from digitlab.errors import ConfigError, DigitlabError
@@ -28,7 +29,6 @@ from digitlab.inference import load_model
 from digitlab.interop import mindspore_export
 from digitlab.io import atomic_save, write_json
 from digitlab.runs import weights_path
-from digitlab.training.checkpoint import read_info
 
 TOLERANCE = 1e-4
 

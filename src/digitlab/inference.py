@@ -19,10 +19,10 @@ import torch
 import torch.nn as nn
 
 from digitlab import runs
+from digitlab.checkpoint import Checkpoint, load_state_checked, read_info, read_weights
 from digitlab.contract import CheckpointInfo, Preprocessing, to_probabilities
 from digitlab.errors import CheckpointError, DigitlabNote
 from digitlab.models import build, trust
-from digitlab.training.checkpoint import Checkpoint, load_state_checked, read_info, read_weights
 
 __all__ = ["CheckpointInfo", "Preprocessing", "class_probabilities", "describe", "load_model", "to_probabilities"]
 

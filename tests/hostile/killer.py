@@ -57,7 +57,7 @@ def install(moment: str) -> None:
                 die()
         book.RunBook.save_resume = save_resume
     elif what == "mid-resume-write":
-        from digitlab.training import checkpoint
+        from digitlab import checkpoint
 
         real_write, count = checkpoint.atomic_write, [0]
 

@@ -16,8 +16,8 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from digitlab import checkpoint
 from digitlab.runs import MetricsLog, run_status
-from digitlab.training import checkpoint
 from tests.hostile.conftest import assert_nothing_lost, assert_ok, assert_one_line_error, hashes, invoke
 
 KILLER = Path(__file__).with_name("killer.py")

@@ -70,7 +70,7 @@ from digitlab import config
 from digitlab.errors import DigitlabError
 from digitlab.interop.mindspore import read_ckpt
 from digitlab.lessons.diabetes_data import load_csv
-from digitlab.training.checkpoint import read_weights
+from digitlab.checkpoint import read_weights
 for name, read in [("config", config.load_toml), ("checkpoint", read_weights), ("mindspore", read_ckpt),
                    ("csv", load_csv)]:
     for target in sys.argv[1:]:

@@ -8,6 +8,7 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
+from digitlab.checkpoint import save_weights
 from digitlab.cli import app
 from digitlab.data.sources import DataFallbackWarning
 from digitlab.errors import ConfigError
@@ -16,7 +17,6 @@ from digitlab.inference import load_model
 from digitlab.interop.ckpt import _fields, _tensor_parts, read_ckpt
 from digitlab.interop.counterparts import COUNTERPARTS, datapipe_lines
 from digitlab.models import get_model, list_models
-from digitlab.training.checkpoint import save_weights
 from tests.helpers import SHARED_MNIST, make_info
 
 SHARED_MS = SHARED_MNIST.parent / "mindspore"

@@ -231,8 +231,8 @@ def test_model_args_in_a_config_round_trip():
 def test_a_checkpoint_written_before_architecture_settings_still_loads(tmp_path):
     """0.1.0-era metadata: a config without model.args / hidden / channels / layers / input_size."""
     from digitlab import config as cfg
+    from digitlab.checkpoint import save_weights
     from digitlab.inference import load_model
-    from digitlab.training.checkpoint import save_weights
     from tests.helpers import make_info
 
     info = make_info("lenet5")

@@ -12,6 +12,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from digitlab import checkpoint
 from digitlab import config as cfgmod
 from digitlab.config import Config
 from digitlab.errors import CheckpointError, ConfigError, TrainingError
@@ -20,7 +21,7 @@ from digitlab.inference import load_model
 from digitlab.models import get_model
 from digitlab.runs import MetricsLog, run_status
 from digitlab.steplosses import PendingLosses
-from digitlab.training import checkpoint, loop
+from digitlab.training import loop
 from digitlab.training.engine import resume, train
 from tests.helpers import make_info
 

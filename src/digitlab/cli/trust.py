@@ -23,9 +23,9 @@ def trust_cmd(
 ) -> None:
     """Trust the Python code recorded in a run's checkpoint, so eval, predict, serve, export and --resume run it."""
     from digitlab import runs
+    from digitlab.checkpoint import read_weights
     from digitlab.models import trust
     from digitlab.models.user import printable
-    from digitlab.training.checkpoint import read_weights
 
     if list_all or remove:
         if target is not None:

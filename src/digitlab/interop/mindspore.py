@@ -20,6 +20,7 @@ import torch
 
 from digitlab import config as cfgmod
 from digitlab import runs
+from digitlab.checkpoint import save_weights
 from digitlab.contract import CheckpointInfo, Preprocessing
 from digitlab.data.catalog import get_spec
 from digitlab.errors import CheckpointError, ConfigError
@@ -27,7 +28,6 @@ from digitlab.interop.ckpt import read_ckpt, write_ckpt  # noqa: F401 (write_ckp
 from digitlab.interop.counterparts import COUNTERPARTS
 from digitlab.io import atomic_write, write_json
 from digitlab.models import get_model, model_spec
-from digitlab.training.checkpoint import save_weights
 
 # MindSpore wraps networks in cells whose names prefix the parameters (WithLossCell, TrainOneStepCell, ...)
 PREFIXES = ("network.", "_backbone.", "backbone.", "net.", "model.")

@@ -23,12 +23,12 @@ from typing import Any, Protocol
 import numpy as np
 import torch
 
-from digitlab import __version__, runs, steplosses
+from digitlab import __version__, checkpoint, runs, steplosses
 from digitlab.config import Config
 from digitlab.contract import CheckpointInfo, Preprocessing, UserCode
 from digitlab.distributed import Dist
 from digitlab.models import count_parameters
-from digitlab.training import checkpoint, finetune
+from digitlab.training import finetune
 
 
 class Session(Protocol):

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import torch
 
-from digitlab import __version__, distributed, runlock, runs, steplosses
+from digitlab import __version__, checkpoint, distributed, runlock, runs, steplosses
 from digitlab import config as cfgmod
 from digitlab.config import Config
 from digitlab.data.sources import Dataset
@@ -23,7 +23,7 @@ from digitlab.device import apply_threads, pick_device
 from digitlab.errors import CheckpointError, ConfigError, TrainingError, TrainingInterrupted
 from digitlab.io import atomic_write, write_json
 from digitlab.models import build, count_parameters, trust, user
-from digitlab.training import checkpoint, finetune, loop
+from digitlab.training import finetune, loop
 from digitlab.training.inbackward import check_opt_in
 from digitlab.training.report import Reporter
 from digitlab.training.setup import (

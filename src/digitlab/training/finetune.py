@@ -25,10 +25,10 @@ import torch
 import torch.nn as nn
 
 from digitlab import runs
+from digitlab.checkpoint import Checkpoint, load_state_checked, read_weights
 from digitlab.config import Config
 from digitlab.errors import ConfigError
 from digitlab.io import write_json
-from digitlab.training.checkpoint import Checkpoint, load_state_checked, read_weights
 
 RECORD = "init_from.json"
 INHERITED_DATA = ("resize", "pad", "normalize")

@@ -20,7 +20,7 @@ import torch.nn as nn
 
 from digitlab.device import synchronize
 from digitlab.errors import TrainingError, TrainingInterrupted
-from digitlab.training.metrics import quick_eval
+from digitlab.metrics import quick_eval
 from digitlab.training.report import Reporter
 from digitlab.training.setup import Session
 

@@ -21,8 +21,8 @@ import numpy as np
 import torch
 import torch.nn as nn
 
+from digitlab import checkpoint, distributed
 from digitlab import config as cfgmod
-from digitlab import distributed
 from digitlab.config import Config
 from digitlab.contract import Preprocessing, UserCode
 from digitlab.data.loader import TensorLoader, carve_validation, select
@@ -30,13 +30,13 @@ from digitlab.data.sources import Dataset, load_dataset
 from digitlab.data.transforms import Augment
 from digitlab.device import Precision, precision_for
 from digitlab.errors import ConfigError
+from digitlab.losses import make_loss
 from digitlab.models import build, user
 from digitlab.models.build import ModelTraits
 from digitlab.models.init import INITS, init_weights
-from digitlab.training import checkpoint, finetune
+from digitlab.training import finetune
 from digitlab.training.book import RunBook
 from digitlab.training.inbackward import BackwardSGD, why_not
-from digitlab.training.losses import make_loss
 from digitlab.training.optim import make_optimizer, make_scheduler
 
 # The settings `--resume` may change: how long the run goes on, where it runs, how often it logs and saves.
@@ -49,7 +49,7 @@ def check_config(config: Config, code: UserCode | None = None) -> Config:
     """Ranges (config.validate), then names, each by its own registry; raises a one-line ConfigError."""
     from digitlab.data.catalog import DATASETS
     from digitlab.device import DEVICE_CHOICES
-    from digitlab.training.losses import LOSSES
+    from digitlab.losses import LOSSES
     from digitlab.training.optim import OPTIMIZERS, SCHEDULES
 
     cfgmod.validate(config)

@@ -4,7 +4,7 @@ import torch.nn.functional as F
 
 from digitlab.config import LossConfig
 from digitlab.errors import ConfigError
-from digitlab.training.losses import LossInputWarning, looks_normalized, make_loss
+from digitlab.losses import LossInputWarning, looks_normalized, make_loss
 
 
 @pytest.fixture()

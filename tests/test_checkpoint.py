@@ -1,12 +1,12 @@
-"""training/checkpoint.py's header-only reader (read_info), beside the full reader it agrees with."""
+"""checkpoint.py's header-only reader (read_info), beside the full reader it agrees with."""
 
 import pytest
 import torch
 from safetensors.torch import save_file
 
+from digitlab.checkpoint import read_info, read_weights, save_weights
 from digitlab.errors import CheckpointError
 from digitlab.models import get_model
-from digitlab.training.checkpoint import read_info, read_weights, save_weights
 from tests.helpers import make_info
 
 

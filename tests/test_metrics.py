@@ -6,9 +6,9 @@ import torch
 from digitlab.data.loader import TensorLoader, prepare_images
 from digitlab.data.transforms import Normalize
 from digitlab.errors import DataError
+from digitlab.losses import per_sample_loss
+from digitlab.metrics import predict_logits, quick_eval
 from digitlab.models import get_model
-from digitlab.training.losses import per_sample_loss
-from digitlab.training.metrics import predict_logits, quick_eval
 from tests.helpers import synthetic_digits
 
 

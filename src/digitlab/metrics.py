@@ -8,7 +8,7 @@ import torch.nn as nn
 from digitlab.contract import to_probabilities
 from digitlab.data.loader import TensorLoader
 from digitlab.errors import DataError
-from digitlab.training.losses import per_sample_loss
+from digitlab.losses import per_sample_loss
 
 
 def tta_shifts() -> list[tuple[int, int]]:
