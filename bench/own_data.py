@@ -72,7 +72,7 @@ def train_base(work: Path) -> Path:
 def fine_tune_runs(base: Path, folder: Path, work: Path, test_size: float, seeds: int, scratch: bool) -> dict:
     import digitlab
     from digitlab.data.sources import load_dataset
-    from digitlab.evaluate import evaluate
+    from digitlab.evaluation import evaluate
     from digitlab.recipes import resolve_config
     from digitlab.training.finetune import base_values, origin
 

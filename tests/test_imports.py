@@ -14,7 +14,7 @@ SRC = Path(digitlab.__file__).parent
 LOOP = ("digitlab.training.engine", "digitlab.training.loop", "digitlab.training.setup", "digitlab.training.book")
 
 
-@pytest.mark.parametrize("module", ["digitlab.serve.app", "digitlab.inference", "digitlab.predict", "digitlab.evaluate",
+@pytest.mark.parametrize("module", ["digitlab.serve.app", "digitlab.inference", "digitlab.predict", "digitlab.evaluation",
                                     "digitlab.export"])
 def test_inference_side_does_not_import_the_training_loop(module):
     code = f"import {module}, sys; print(','.join(m for m in {LOOP!r} if m in sys.modules))"
@@ -82,7 +82,7 @@ def test_start_up_imports_no_torch(module):
 
 def test_inference_side_imports_nothing_of_training():
     """eval / predict / export / serve / interop and inference itself: not one import of digitlab.training."""
-    inference_side = ("digitlab.inference", "digitlab.evaluate", "digitlab.predict", "digitlab.export",
+    inference_side = ("digitlab.inference", "digitlab.evaluation", "digitlab.predict", "digitlab.export",
                       "digitlab.serve", "digitlab.interop")
     g = graph(everywhere=True)
     bad = {m: sorted(i for i in deps if i.startswith("digitlab.training")) for m, deps in g.items()

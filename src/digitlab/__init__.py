@@ -15,8 +15,6 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 import importlib as _importlib  # noqa: E402
-import sys as _sys  # noqa: E402
-import types as _types  # noqa: E402
 from typing import TYPE_CHECKING  # noqa: E402
 
 from digitlab.errors import DigitlabError  # noqa: E402
@@ -55,8 +53,8 @@ def resume(run_dir, **kwargs):
 
 
 def evaluate(target, trust_code=False, **kwargs):
-    """See digitlab.evaluate.evaluate; trust_code=True runs a checkpoint's recorded model code not on your trust list."""
-    from digitlab.evaluate import evaluate as _evaluate
+    """See digitlab.evaluation.evaluate; trust_code=True runs a checkpoint's recorded model code not on your trust list."""
+    from digitlab.evaluation import evaluate as _evaluate
     from digitlab.models.trust import allowing
 
     with allowing(trust_code):
@@ -81,21 +79,6 @@ def load_recipe(name: str):
 
     return _load_recipe(name)
 
-
-class _Package(_types.ModuleType):
-    """`digitlab.evaluate` is both a public function and a submodule's name. Importing the submodule (any `from
-    digitlab.evaluate import ...`, e.g. inside the function itself) makes Python set the package's attribute to the
-    module, so `digitlab.evaluate(run)` would work once and then fail with "'module' object is not callable". A
-    public function of this facade keeps its name; the submodule stays importable through sys.modules."""
-
-    def __setattr__(self, name: str, value) -> None:
-        current = self.__dict__.get(name)
-        if isinstance(value, _types.ModuleType) and isinstance(current, _types.FunctionType):
-            return
-        super().__setattr__(name, value)
-
-
-_sys.modules[__name__].__class__ = _Package
 
 __all__ = ["Config", "DigitlabError", "__version__", "check_config", "evaluate", "get_model", "list_models", "load_dataset",
            "load_model", "load_recipe", "resume", "train", "with_overrides"]

@@ -24,7 +24,7 @@ from digitlab.checkpoint import read_info
 from digitlab.contract import CheckpointInfo
 from digitlab.data.sources import load_dataset
 from digitlab.errors import ConfigError, DigitlabError
-from digitlab.evaluate import data_source
+from digitlab.evaluation import data_source
 from digitlab.inference import load_model
 from digitlab.interop import mindspore_export
 from digitlab.io import atomic_save, write_json

@@ -11,7 +11,7 @@ import numpy as np
 from digitlab.data.sources import load_dataset
 from digitlab.device import pick_device
 from digitlab.errors import DigitlabError
-from digitlab.evaluate import data_source
+from digitlab.evaluation import data_source
 from digitlab.inference import class_probabilities, describe, load_model
 from digitlab.io import refuse_overwrite
 from digitlab.preprocess import image_files, read_image, to_mnist

@@ -16,7 +16,7 @@ from digitlab import checkpoint
 from digitlab import config as cfgmod
 from digitlab.config import Config
 from digitlab.errors import CheckpointError, ConfigError, TrainingError
-from digitlab.evaluate import evaluate
+from digitlab.evaluation import evaluate
 from digitlab.inference import load_model
 from digitlab.models import get_model
 from digitlab.runs import MetricsLog, run_status

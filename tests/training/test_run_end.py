@@ -8,7 +8,7 @@ import pytest
 
 from digitlab import config as cfgmod
 from digitlab.config import Config
-from digitlab.evaluate import evaluate
+from digitlab.evaluation import evaluate
 from digitlab.runs import MetricsLog, run_status
 from digitlab.steplosses import read_step_losses
 from digitlab.training.engine import resume, train

@@ -44,7 +44,7 @@ def eval_cmd(
     trust_code: bool = typer.Option(False, "--trust-code", help=TRUST_CODE_HELP),
 ) -> None:
     """Accuracy, average loss, per-class precision/recall/F1 and the confusion matrix."""
-    from digitlab.evaluate import default_figure_path, evaluate
+    from digitlab.evaluation import default_figure_path, evaluate
 
     if split not in ("test", "train", "val"):
         raise DigitlabError(f"--split {split}: choose test, train or val")
