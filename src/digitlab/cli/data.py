@@ -161,7 +161,7 @@ def data_show(
 
 
 def show_batch(name: str, recipe: str | None, data_dir: Path | None, strict: bool, as_json: bool) -> None:
-    """Seed 000's shape lines and seed 002's one-sample view, for a recipe's pipeline after its transforms."""
+    """The quick start's shape lines and the LeNet-5 sample's one-sample view, after a recipe's transforms."""
     from digitlab.inspect import batch_preview
     from digitlab.recipes import resolve_config
 

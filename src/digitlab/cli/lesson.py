@@ -1,4 +1,4 @@
-"""`digitlab lesson list | run`: the PyTorch course of seed 003 as runnable lessons (digitlab.lessons).
+"""`digitlab lesson list | run`: the PyTorch course's basics as runnable lessons (digitlab.lessons).
 
 `run` streams the lesson's lines to stdout as they are produced, exactly as the course prints them (tabs and
 all, so they are echoed raw, not through rich), then names the files it wrote. With --json the lines go to
@@ -15,7 +15,7 @@ from rich.table import Table
 from digitlab.cli.app import app
 from digitlab.cli.console import err, handle_errors, out, print_json
 
-lesson_app = typer.Typer(help="The PyTorch course's basics (seed 003) as runnable lessons.", no_args_is_help=True)
+lesson_app = typer.Typer(help="The PyTorch course's basics as runnable lessons.", no_args_is_help=True)
 app.add_typer(lesson_app, name="lesson")
 
 
@@ -30,7 +30,7 @@ def list_cmd(as_json: bool = typer.Option(False, "--json", help="Print the list 
     if as_json:
         print_json(rows)
         return
-    table = Table("lesson", "teaches", "seed 003 section", "options")
+    table = Table("lesson", "teaches", "course section", "options")
     for r in rows:
         table.add_row(r["name"], r["teaches"], r["section"], ", ".join(f"--{o.replace('_', '-')}" for o in r["options"]))
     out.print(table)

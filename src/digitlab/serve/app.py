@@ -34,7 +34,6 @@ from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 from PIL import Image
-from pydantic import BaseModel
 
 from digitlab import __version__
 from digitlab.errors import CheckpointError, DigitlabError
@@ -44,14 +43,8 @@ from digitlab.serve.batcher import Batcher
 from digitlab.serve.collect import CollectLimits, Collector, disabled
 from digitlab.serve.limits import LOOPBACK_HOSTS, HostCheck, WorkerPool, run_name, scrub_paths, shown, wait_job
 from digitlab.serve.models import ModelCache, Served
+from digitlab.serve.schemas import CollectState, Health, Prediction, Problem, RunDetail, RunList
 from digitlab.serve.uploads import image_bytes
-
-
-class Problem(BaseModel):
-    """Every error answer: one line saying what is wrong and what to do (run names, never paths of the machine)."""
-
-    detail: str
-
 
 _WHY = {400: "a malformed request or a bad run name", 403: "a Host header the server was not started for",
         404: "no such run or figure (collect: collecting is off)",
@@ -188,19 +181,21 @@ def create_app(runs_root: str | os.PathLike | None = None, default: str | os.Pat
 
     pages.add_routes(app)
 
-    @app.get("/healthz", responses=documented())
+    @app.get("/healthz", responses=documented(), response_model=Health)
     async def healthz() -> dict:
         stats = {run: b.stats() for run, b in list(batchers.items())}
         return {"status": "ok", "version": __version__, "models_loaded": len(cache.models), "batching": batch,
                 "workers": pool.stats(), "batches": stats}
 
-    @app.get("/api/runs", responses=documented())
+    @app.get("/api/runs", responses=documented(), response_model=RunList,
+             response_model_exclude_unset=True)
     def api_runs() -> dict:
         rows = catalog.trained_runs(root, outside)
         choice = default_choice(rows)
         return {"runs": rows, "default": choice[0] if choice else None}
 
-    @app.get("/api/runs/{name}", responses=documented(400, 404))
+    @app.get("/api/runs/{name}", responses=documented(400, 404), response_model=RunDetail,
+             response_model_exclude_unset=True)
     def api_run(name: str) -> dict:
         return catalog.run_detail(root, run_dir(name))
 
@@ -211,7 +206,8 @@ def create_app(runs_root: str | os.PathLike | None = None, default: str | os.Pat
             raise HTTPException(status_code=404, detail=f"run {shown(name)} has no figure {shown(figure)}")
         return FileResponse(folder / figure, media_type="image/png")
 
-    @app.post("/api/predict", responses=documented(400, 404, 409, 413, 415, 503, 504), openapi_extra=PREDICT_BODY)
+    @app.post("/api/predict", responses=documented(400, 404, 409, 413, 415, 503, 504), openapi_extra=PREDICT_BODY,
+              response_model=Prediction)
     async def api_predict(request: Request, run: str | None = None,
                           top_k: int = Query(3, ge=1, le=10, description="How many classes to rank (1-10).")) -> dict:
         started = time.monotonic()
@@ -230,18 +226,21 @@ def create_app(runs_root: str | os.PathLike | None = None, default: str | os.Pat
                 "top_k": described["top_k"], "classes": list(served.classes), "model": served.model_name,
                 "run": name, "input": png}
 
-    @app.get("/api/collect", responses=documented())
+    @app.get("/api/collect", responses=documented(), response_model=CollectState,
+             response_model_exclude_unset=True)
     def api_collect_state() -> dict:
         return collector.state() if collector else {"enabled": False}
 
-    @app.post("/api/collect", responses=documented(400, 404, 409, 413, 415, 503, 504, 507), openapi_extra=PREDICT_BODY)
+    @app.post("/api/collect", responses=documented(400, 404, 409, 413, 415, 503, 504, 507), openapi_extra=PREDICT_BODY,
+              response_model=CollectState, response_model_exclude_unset=True)
     async def api_collect(request: Request, label: int) -> dict:
         if collector is None:
             raise disabled()
         data = await image_bytes(request)
         return await pool.run(collector.save, data, label)
 
-    @app.post("/api/collect/undo", responses=documented(404, 409, 503, 504, 507))
+    @app.post("/api/collect/undo", responses=documented(404, 409, 503, 504, 507), response_model=CollectState,
+             response_model_exclude_unset=True)
     async def api_collect_undo() -> dict:
         if collector is None:
             raise disabled()

@@ -1,0 +1,81 @@
+"""The shapes of the REST API's answers, as pydantic models: FastAPI checks every answer against them and /docs shows
+them. Rows of runs allow more keys than they name (a run folder records more than the table needs)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Problem(BaseModel):
+    """Every error answer: one line saying what is wrong and what to do (run names, never paths of the machine)."""
+
+    detail: str
+
+
+class RankedClass(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    class_: int = Field(alias="class", description="class index")
+    label: str
+    probability: float
+
+
+class Prediction(BaseModel):
+    """POST /api/predict: the answer for one image."""
+
+    prediction: int = Field(description="the class index with the highest probability")
+    label: str = Field(description="that class's name")
+    probability: float
+    probabilities: list[float] = Field(description="one per class, in `classes` order")
+    top_k: list[RankedClass]
+    classes: list[str]
+    model: str = Field(description="the model's name (a registry name, or your own FILE.py:Name)")
+    run: str = Field(description="the run that answered")
+    input: str = Field(description="the 28x28 image exactly as the model saw it, as a data: URL (PNG)")
+
+
+class Health(BaseModel):
+    status: str
+    version: str
+    models_loaded: int
+    batching: bool
+    workers: dict[str, Any]
+    batches: dict[str, Any]
+
+
+class RunRow(BaseModel):
+    """One run as the runs table shows it (status, recipe, model, params, epochs, best_test_acc, final_test_acc, ...,
+    as `digitlab runs --json` gives them, paths left out); `error` instead when the folder cannot be read. Only the
+    keys every row has are typed: a damaged run folder's values are reported as they are, never a 500."""
+
+    model_config = ConfigDict(extra="allow")
+
+    run: str
+    trusted: bool | None = Field(None, description="false: its model is code not on this user's trust list (409 "
+                                                     "until `digitlab trust RUN`)")
+    error: str | None = None
+
+
+class RunList(BaseModel):
+    runs: list[RunRow]
+    default: str | None = Field(description="the run that answers a prediction naming none")
+
+
+class RunDetail(RunRow):
+    summary: dict[str, Any]
+    figures: dict[str, str] = Field(description="figure name -> its URL")
+
+
+class CollectState(BaseModel):
+    """GET /api/collect, and every save / undo: where the collect folder stands."""
+
+    model_config = ConfigDict(extra="allow")
+
+    enabled: bool
+    classes: list[str] | None = None
+    counts: dict[str, int] | None = None
+    total: int | None = None
+    can_undo: bool | None = None
+    limits: dict[str, Any] | None = None
