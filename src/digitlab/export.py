@@ -27,7 +27,7 @@ from digitlab.errors import ConfigError, DigitlabError
 from digitlab.evaluation import data_source
 from digitlab.inference import load_model
 from digitlab.interop import mindspore_export
-from digitlab.io import atomic_save, write_json
+from digitlab.io import atomic_save, refuse_overwrite, write_json
 from digitlab.runs import weights_path
 
 TOLERANCE = 1e-4
@@ -99,8 +99,7 @@ def export_model(target: str | os.PathLike, fmt: str, out: str | os.PathLike, n_
         raise ConfigError(f"--format {fmt}: choose {', '.join(list(FORMATS)[:-1])} or {list(FORMATS)[-1]}")
     form = FORMATS[fmt]
     out = Path(out)
-    if out.exists() and not force:
-        raise ConfigError(f"--out {out}: file exists; choose another name or add --force to replace it")
+    refuse_overwrite(out, force, "--out")
     if form.accept is not None:  # from the header, before the weights load: a model of your own is refused here too
         form.accept(read_info(weights_path(target)))
     model, ckpt = load_model(target, "cpu")

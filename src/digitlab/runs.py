@@ -38,8 +38,8 @@ def new_run_dir(name: str | None, run_dir: str | os.PathLike | None, recipe: str
         return path
     root = paths.runs_root()
     if name:
-        if "/" in name or "\\" in name or name in (".", ".."):
-            raise ConfigError(f"--name '{name}': a run name cannot contain path separators")
+        if problem := paths.folder_name_problem(name):
+            raise ConfigError(f"--name {name!r}: not a run name ({problem})")
         path = root / name
         try:
             path.mkdir(parents=True)  # atomic: of two commands naming one run at once, one makes it
@@ -82,22 +82,13 @@ def set_status(run_dir: Path, status: str, **extra: Any) -> None:
     write_json(path, current)
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def run_status(run_dir: Path) -> str:
     """running | finished | failed | interrupted; a 'running' run whose process is gone was interrupted."""
     info = _json_or_empty(run_dir / "run.json")
     status = str(info.get("status", "unknown"))
     pid = info.get("pid")
-    if status == "running" and info.get("host") == socket.gethostname() and isinstance(pid, int) and not _alive(pid):
+    here = info.get("host") == socket.gethostname()
+    if status == "running" and here and isinstance(pid, int) and not paths.pid_alive(pid):
         return "interrupted"
     return status
 

@@ -25,11 +25,12 @@ from typing import Any, TypeVar
 
 from fastapi import HTTPException
 
+from digitlab.paths import NAME_MAX, folder_name_problem  # noqa: F401  (NAME_MAX: this module's API too)
+
 T = TypeVar("T")
 
 LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 WILDCARD_BINDS = frozenset({"0.0.0.0", "::", ""})
-NAME_MAX = 255  # bytes: the longest file name most filesystems allow (ENAMETOOLONG past it)
 
 
 def shown(text: str, limit: int = 60) -> str:
@@ -40,10 +41,11 @@ def shown(text: str, limit: int = 60) -> str:
 
 def run_name(name: str) -> str:
     """A run name from a URL: one plain folder name (no separators, no '..', not hidden, not over-long)."""
-    if not name or "/" in name or "\\" in name or ".." in name or name.startswith(".") or "\x00" in name:
-        raise HTTPException(status_code=400, detail=f"bad run name {shown(name)}: no path separators or '..'")
-    if len(name.encode("utf-8", "surrogateescape")) > NAME_MAX:
-        raise HTTPException(status_code=400, detail=f"bad run name {shown(name)}: longer than {NAME_MAX} bytes")
+    problem = folder_name_problem(name)
+    if problem is None and (".." in name or name.startswith(".")):  # from a URL: nothing hidden, no '..' at all
+        problem = "no path separators or '..'"
+    if problem is not None:
+        raise HTTPException(status_code=400, detail=f"bad run name {shown(name)}: {problem}")
     return name
 
 

@@ -66,8 +66,8 @@ def new_sweep(recipe: str, params: list[str], trials: int, *, overrides: list[st
 
     check_params(base, parsed)
     name = name or f"sweep-{recipe}-{time.strftime('%Y%m%d-%H%M%S')}"
-    if "/" in name or "\\" in name or name in (".", ".."):
-        raise ConfigError(f"--name '{name}': a sweep name cannot contain path separators")
+    if problem := paths.folder_name_problem(name):
+        raise ConfigError(f"--name {name!r}: not a sweep name ({problem})")
     spec = SweepSpec(name, recipe, parsed, trials, sampler, metric, pruner, seed, storage)
     from digitlab.sweep.choices import check_spec
 

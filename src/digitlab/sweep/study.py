@@ -28,7 +28,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from digitlab import config as cfgmod
-from digitlab import io
+from digitlab import io, paths
 from digitlab.config import Config
 from digitlab.errors import ConfigError, TrainingError, TrainingInterrupted
 from digitlab.sweep.choices import METRICS, PRUNERS, SAMPLERS, Metric, check_spec, target_trials
@@ -130,20 +130,10 @@ def open_study(spec: SweepSpec, sweep_dir: Path, sampler=None):
         raise ConfigError(f"{sweep_dir}: study '{name}' is not in {redact(storage_url(spec, sweep_dir))}") from None
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except (PermissionError, OverflowError):
-        return True
-    return True
-
-
 def is_dead(trial) -> bool:
     """A RUNNING trial whose worker ran on this host and whose process is gone (killed, crashed, power loss)."""
     attrs = trial.user_attrs
-    return attrs.get("host") == socket.gethostname() and not _alive(int(attrs.get("pid", 0)))
+    return attrs.get("host") == socket.gethostname() and not paths.pid_alive(int(attrs.get("pid", 0)))
 
 
 def fail_dead_trials(study) -> list[int]:
