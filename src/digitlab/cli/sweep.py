@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import time
 from pathlib import Path
 
@@ -250,14 +249,14 @@ def _create(recipe, params, sweep_file, trials, sampler, metric, pruner, seed, n
     cli_keys = {p.partition("=")[0].strip() for p in params}
     params = [p for p in file_params if p.partition("=")[0].strip() not in cli_keys] + params
     named = {"data.dataset": dataset, "data.data_dir": str(data_dir) if data_dir else None, "train.epochs": epochs,
-             "train.device": device}
-    overrides = file_overrides + [f"{k}={json.dumps(v)}" for k, v in named.items() if v is not None] + overrides
+             "train.device": device}  # typed values, applied between the config file and the --set texts
     sampler = sampler or settings.get("sampler", "tpe")
     trials = trials or settings.get("trials") or (10**6 if sampler == "grid" else 20)  # grid: capped at its size
     return new_sweep(recipe or settings.get("recipe", "quickstart"), params, int(trials), overrides=overrides,
                      config_file=config_file, sampler=sampler, metric=metric or settings.get("metric", "val_acc"),
                      pruner=pruner or settings.get("pruner", "median"), seed=seed if seed is not None else
-                     int(settings.get("seed", 0)), name=name or settings.get("name"), root=root, storage=storage or "")
+                     int(settings.get("seed", 0)), name=name or settings.get("name"), root=root, storage=storage or "",
+                     values=named, file_overrides=file_overrides)
 
 
 @sweep_app.command("show")

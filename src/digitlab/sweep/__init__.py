@@ -48,17 +48,18 @@ def trust_own_network(base: cfgmod.Config) -> None:
 def new_sweep(recipe: str, params: list[str], trials: int, *, overrides: list[str] | None = None,
               config_file: str | os.PathLike | None = None, sampler: str = "tpe", metric: str = "val_acc",
               pruner: str = "median", seed: int = 0, name: str | None = None, root: str | os.PathLike | None = None,
-              storage: str = "") -> Path:
+              storage: str = "", values: dict | None = None, file_overrides: list[str] | None = None) -> Path:
     """Validate the recipe, overrides and every parameter value, then create the sweep folder and its study."""
     import digitlab
     from digitlab.sweep.study import require_optuna
 
     require_optuna()
 
-    base = digitlab.load_recipe(recipe).config
-    if config_file is not None:
-        base = cfgmod.from_dict(cfgmod.load_toml(config_file), str(config_file), base=base)
-    base = cfgmod.with_overrides(base, overrides)
+    from digitlab.recipes import resolve_config
+
+    # recipe <- --config <- the sweep file's [set] <- typed options (--dataset, --epochs, ...) <- --set
+    base = resolve_config(recipe, config_file, None, file_overrides)
+    base = cfgmod.with_overrides(cfgmod.with_values(base, values or {}, origin="option"), overrides)
     digitlab.check_config(base)
     trust_own_network(base)
     parsed = parse_params(params)

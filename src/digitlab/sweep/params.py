@@ -50,8 +50,19 @@ class Param:
         return text + (f":{self.step}" if self.step is not None else "")
 
     def override(self, value: Any) -> str:
-        """The `--set` text that puts `value` into a config."""
+        """What `--set` would say for `value` (for messages: the sweep itself applies values typed, see apply)."""
         return f"{self.key}={literal(value)}"
+
+    def typed(self, value: Any) -> Any:
+        """A value the sweep chose, as the config takes it (list-valued choices travel through Optuna as their TOML
+        text, `[512, 512]`: read back here, once)."""
+        if self.kind == "choice" and isinstance(value, str) and value[:1] == "[":
+            return cfgmod.tomllib.loads(f"v = {value}")["v"]
+        return value
+
+    def apply(self, config: Config, value: Any) -> Config:
+        """`config` with this key set to `value` (typed: config.with_values, no --set text round trip)."""
+        return cfgmod.with_values(config, {self.key: self.typed(value)}, origin=f"--param {self.key}")
 
     def grid(self) -> list:
         """Every value, for the grid sampler: choices, or a range with integer steps or an explicit step."""
@@ -196,9 +207,10 @@ def check_params(base: Config, params: tuple[Param, ...]) -> None:
         values = p.choices if p.kind == "choice" else (p.low, p.high)
         for value in values:
             try:
-                check_config(cfgmod.with_overrides(base, [p.override(value)], origin="--param"))
+                check_config(p.apply(base, value))
             except ConfigError as exc:
-                raise ConfigError(f"--param {p.key}={p.describe()}: {literal(value)} is refused ({exc})") from None
+                raise ConfigError(f"--param {p.key}={p.describe()}: {literal(value)} is refused ({exc}; as "
+                                  f"--set {p.override(value)})") from None
 
 
 # ------------------------------------------------------------------------------------------- sweep files
@@ -302,3 +314,10 @@ class SweepSpec:
                          int(raw["trials"]), raw.get("sampler", "tpe"), raw.get("metric", "val_acc"),
                          raw.get("pruner", "median"), int(raw.get("seed", 0)), raw.get("storage", ""),
                          raw.get("study_name", ""))
+
+
+def apply_all(config: Config, params: tuple[Param, ...], values: dict[str, Any]) -> Config:
+    """`config` with every swept key set to its value in `values` (by key)."""
+    for p in params:
+        config = p.apply(config, values[p.key])
+    return config

@@ -23,7 +23,7 @@ from digitlab import config as cfgmod  # noqa: E402
 from digitlab import io  # noqa: E402
 from digitlab.runs import MetricsLog  # noqa: E402
 from digitlab.sweep.choices import METRICS, target_trials  # noqa: E402
-from digitlab.sweep.params import SweepSpec  # noqa: E402
+from digitlab.sweep.params import SweepSpec, apply_all  # noqa: E402
 from digitlab.sweep.study import is_dead, load_sweep, open_study  # noqa: E402
 
 STATE_ORDER = {"complete": 0, "pruned": 1, "running": 2, "interrupted": 3, "fail": 4, "waiting": 5}
@@ -171,8 +171,7 @@ def best_config_toml(result: SweepResult) -> str:
         text = run_config.read_text(encoding="utf-8")
     else:  # the trial ran on another machine sharing the study (--storage): rebuild its config from ours
         _, base = load_sweep(result.folder)
-        text = cfgmod.dumps(cfgmod.with_overrides(base, [p.override(result.best.params[p.key])
-                                                         for p in result.spec.params], origin="--param"))
+        text = cfgmod.dumps(apply_all(base, result.spec.params, result.best.params))
     params = ", ".join(f"{k}={v}" for k, v in result.best.params.items())
     header = (f"# Best trial of sweep '{result.name}': {result.best.run}, {result.metric} {result.best.value:.4g} "
               f"(validation split, data.val_size)\n# with {params}\n"

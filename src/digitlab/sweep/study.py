@@ -32,7 +32,7 @@ from digitlab import io, paths
 from digitlab.config import Config
 from digitlab.errors import ConfigError, TrainingError, TrainingInterrupted
 from digitlab.sweep.choices import METRICS, PRUNERS, SAMPLERS, Metric, check_spec, target_trials
-from digitlab.sweep.params import Param, SweepSpec
+from digitlab.sweep.params import Param, SweepSpec, apply_all
 from digitlab.sweep.storage import StudyLock, open_storage, redact, require_optuna, storage_url  # noqa: F401
 from digitlab.training.report import Reporter
 
@@ -292,7 +292,7 @@ def _work(sweep_dir: Path, spec: SweepSpec, base: Config, lock: StudyLock, event
             trial.set_user_attr(key, value)
         params = {p.key: _suggest(trial, p) for p in spec.params}
         lock.release()  # the trial exists and holds its parameters: the next worker may start one
-        config = cfgmod.with_overrides(base, [p.override(params[p.key]) for p in spec.params], origin="--param")
+        config = apply_all(base, spec.params, params)
         events.on_trial_start(trial.number, params, run_dir)
         reporter = TrialReporter(trial, metric, events)
         try:
