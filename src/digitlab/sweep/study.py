@@ -145,9 +145,9 @@ def fail_dead_trials(study) -> list[int]:
     for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         if is_dead(t):
             try:
-                study._storage.set_trial_state_values(t._trial_id, TrialState.FAIL)
+                study.tell(t.number, state=TrialState.FAIL)  # Optuna's public way to end a trial
                 failed.append(t.number)
-            except optuna.exceptions.UpdateFinishedTrialError:
+            except (optuna.exceptions.UpdateFinishedTrialError, ValueError, RuntimeError):
                 pass  # another worker got there first
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
