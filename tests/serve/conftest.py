@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import socket
+import subprocess
+import sys
 import threading
 import time
+import urllib.request
 from collections.abc import Iterator
 
 import pytest
@@ -59,3 +62,27 @@ def live_server(app) -> Iterator[int]:
     finally:
         server.should_exit = True
         thread.join(timeout=15)
+
+
+@contextlib.contextmanager
+def serve_process(*args: str) -> Iterator[str]:
+    """`digitlab serve ARGS` in its own process on a free 127.0.0.1 port, up and answering /healthz; yields its URL."""
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "digitlab", "serve", "--port", str(port), *args],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            urllib.request.urlopen(url + "/healthz", timeout=1)
+            break
+        except OSError:
+            time.sleep(0.2)
+    else:
+        proc.kill()
+        pytest.fail("digitlab serve did not come up: " + proc.stdout.read().decode()[-2000:])
+    try:
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)

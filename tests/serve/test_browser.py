@@ -3,11 +3,6 @@
 import io
 import os
 import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -16,6 +11,7 @@ from typer.testing import CliRunner
 
 from digitlab.cli import app as cli
 from digitlab.data.sources import load_dataset
+from tests.serve.conftest import serve_process
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 ARTIFACTS = Path(os.environ.get("DIGITLAB_ARTIFACTS", Path(__file__).resolve().parents[2] / "build" / "artifacts"))
@@ -23,12 +19,6 @@ ARTIFACTS = Path(os.environ.get("DIGITLAB_ARTIFACTS", Path(__file__).resolve().p
 LONG_NAME = ("a-run-with-a-very-long-descriptive-name-" * 6)[:220]
 
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (apt-get install chromium)")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -39,23 +29,8 @@ def server(tmp_path_factory):
                                        "--run-dir", str(root / "sample-mlp")])
     assert trained.exit_code == 0, trained.output
     shutil.copytree(root / "sample-mlp", root / LONG_NAME)  # a second run whose name would widen the menu
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "digitlab", "serve", "--port", str(port), "--runs", str(root)],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            urllib.request.urlopen(url + "/healthz", timeout=1)
-            break
-        except OSError:
-            time.sleep(0.2)
-    else:
-        proc.kill()
-        pytest.fail("digitlab serve did not come up: " + proc.stdout.read().decode()[-2000:])
-    yield url
-    proc.terminate()
-    proc.wait(timeout=10)
+    with serve_process("--runs", str(root)) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

@@ -3,10 +3,6 @@ page, fine-tune a run on the folder they were saved in, and the new run predicts
 
 from __future__ import annotations
 
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -14,7 +10,8 @@ from typer.testing import CliRunner
 
 from digitlab.cli import app as cli
 from digitlab.predict import predict_files
-from tests.serve.test_browser import ARTIFACTS, CHROMIUM, free_port
+from tests.serve.conftest import serve_process
+from tests.serve.test_browser import ARTIFACTS, CHROMIUM
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (apt-get install chromium)")]
@@ -52,25 +49,9 @@ def served(tmp_path_factory):
                                        "--lr", "0.05", "--set", "optim.momentum=0.9", "--run-dir",
                                        str(root / "runs" / "base")])
     assert trained.exit_code == 0, trained.output
-    port = free_port()
     mine = root / "mine"
-    proc = subprocess.Popen([sys.executable, "-m", "digitlab", "serve", "--port", str(port), "--runs",
-                             str(root / "runs"), "--collect", str(mine)],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            urllib.request.urlopen(url + "/healthz", timeout=1)
-            break
-        except OSError:
-            time.sleep(0.2)
-    else:
-        proc.kill()
-        pytest.fail("digitlab serve did not come up: " + proc.stdout.read().decode()[-2000:])
-    yield url, root, mine
-    proc.terminate()
-    proc.wait(timeout=10)
+    with serve_process("--runs", str(root / "runs"), "--collect", str(mine)) as url:
+        yield url, root, mine
 
 
 def wait_answer(page):
