@@ -455,3 +455,13 @@ def test_a_class_from_a_package_rebuilds_with_its_relative_imports(idx_dir, tmp_
     forget_user_code()
     model, ckpt = digitlab.load_model(tmp_path / "pkg")
     assert ckpt.info.code.package == "dlpkg_rel" and type(model).__name__ == "Network"
+
+
+@pytest.mark.parametrize("setting, needle", [
+    ("model.args.hidden=abc", "model.args.hidden: my_net.py:Network expects an int (default 32), got 'abc'"),
+    ("model.hidden=[16]", "your own network takes its constructor's arguments as model.args.NAME"),
+])
+def test_a_newcomers_settings_mistakes_are_one_line(tmp_path, setting, needle):
+    net = tmp_path / "my_net.py"
+    net.write_text(user_nets.CLASS)
+    one_error_line(runner.invoke(app, train_args(tmp_path / "no-data", net, "--set", setting)), needle)

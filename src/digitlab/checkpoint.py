@@ -184,6 +184,18 @@ def _header_metadata(path: Path) -> dict[str, str]:
         raise CheckpointError(f"{path}: not a safetensors checkpoint, or truncated ({exc})") from None
 
 
+def read_shapes(path: str | os.PathLike) -> dict[str, tuple[int, ...]]:
+    """A weights checkpoint's tensor names and shapes, in file order, from its header alone (no tensors loaded)."""
+    path = Path(path)
+    try:
+        with safe_open(str(path), framework="pt") as fh:
+            return {k: tuple(fh.get_slice(k).get_shape()) for k in fh.keys()}  # noqa: SIM118 - safe_open has no iter
+    except FileNotFoundError:
+        raise CheckpointError(f"{path}: checkpoint not found") from None
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise CheckpointError(f"{path}: not a safetensors checkpoint, or truncated ({exc})") from None
+
+
 def read_resume_header(path: str | os.PathLike) -> tuple[CheckpointInfo, dict[str, Any], set[str]]:
     """A resume checkpoint's CheckpointInfo, loader position (epoch, step_in_epoch, global_step, ...) and the
     "section.key" settings its own config records (a file written before a key existed lacks it), from the header

@@ -3,18 +3,31 @@
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from digitlab import runs
 from digitlab.contract import CheckpointInfo, to_probabilities
 from digitlab.data.loader import TensorLoader, carve_validation, select
 from digitlab.data.sources import load_dataset
 from digitlab.device import pick_device
-from digitlab.errors import ConfigError
+from digitlab.errors import ConfigError, DigitlabNote
 from digitlab.inference import load_model
 from digitlab.metrics import predict_logits, summarize
+
+
+def warn_if_data_changed(checkpoint: Path, ds) -> None:
+    """Your own files changed since the run trained on them (their content digest differs from the run's data.json):
+    the split is carved again from what is there now, so say so rather than score another test set silently."""
+    folder = checkpoint.parent.parent if checkpoint.parent.name == "checkpoints" else None
+    recorded = ds.extra.get("digest") and folder is not None and runs.json_or_empty(folder / "data.json")
+    if recorded and recorded.get("digest") and recorded["digest"] != ds.extra["digest"]:
+        warnings.warn(f"{ds.path}: these files changed since the run trained on them (content digest "
+                      f"{recorded['digest'][:12]}... then, {ds.extra['digest'][:12]}... now): its test split is "
+                      "carved from what is there now, so the figures are not the run's", DigitlabNote, stacklevel=3)
 
 
 def evaluate(
@@ -35,6 +48,7 @@ def evaluate(
     info = ckpt.info
     pre, conf = info.preprocessing, info.config
     ds = load_dataset(*data_source(info, dataset, data_dir), strict=strict_data, test_size=conf.data.test_size)
+    warn_if_data_changed(ckpt.path, ds)
     if split == "val":
         if not conf.data.val_size:
             raise ConfigError(f"{ckpt.path}: this run had no validation split (data.val_size = 0); use --split test")

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from digitlab.checkpoint import read_info
+from digitlab.checkpoint import read_info, read_shapes
 from digitlab.contract import CheckpointInfo
 from digitlab.data.sources import load_dataset
 from digitlab.errors import ConfigError, DigitlabError
@@ -80,7 +80,7 @@ class Format:
 
     export: Callable[[torch.nn.Module, torch.Tensor, Path], None]
     run: Callable[[Path, np.ndarray, torch.nn.Module], np.ndarray]
-    accept: Callable[[CheckpointInfo], object] | None = None
+    accept: Callable[[CheckpointInfo, dict], object] | None = None  # (info, tensor shapes), from the header
     sidecar: Callable[[CheckpointInfo, torch.nn.Module, str], dict] | None = None
 
 
@@ -101,7 +101,7 @@ def export_model(target: str | os.PathLike, fmt: str, out: str | os.PathLike, n_
     out = Path(out)
     refuse_overwrite(out, force, "--out")
     if form.accept is not None:  # from the header, before the weights load: a model of your own is refused here too
-        form.accept(read_info(weights_path(target)))
+        form.accept(read_info(weights_path(target)), read_shapes(weights_path(target)))
     model, ckpt = load_model(target, "cpu")
     pre = ckpt.info.preprocessing
     size = pre.input_size

@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 
 from digitlab.errors import ConfigError
-from digitlab.runs import _json_or_empty, new_run_dir
+from digitlab.runs import json_or_empty, new_run_dir
 
 
 class RunLock:
@@ -28,7 +28,7 @@ class RunLock:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             os.close(fd)
-            info = _json_or_empty(run_dir / "run.json")
+            info = json_or_empty(run_dir / "run.json")
             raise ConfigError(f"{what} {run_dir}: another process (pid {info.get('pid', '?')}) is training this run "
                               "now; wait for it to end, or stop it first") from None
         except OSError:

@@ -77,14 +77,14 @@ def read_json(path: Path) -> dict:
 
 def set_status(run_dir: Path, status: str, **extra: Any) -> None:
     path = run_dir / "run.json"
-    current = _json_or_empty(path)
+    current = json_or_empty(path)
     current.update(status=status, pid=os.getpid(), host=socket.gethostname(), updated=time.time(), **extra)
     write_json(path, current)
 
 
 def run_status(run_dir: Path) -> str:
     """running | finished | failed | interrupted; a 'running' run whose process is gone was interrupted."""
-    info = _json_or_empty(run_dir / "run.json")
+    info = json_or_empty(run_dir / "run.json")
     status = str(info.get("status", "unknown"))
     pid = info.get("pid")
     here = info.get("host") == socket.gethostname()
@@ -192,7 +192,7 @@ def weights_path(target: str | os.PathLike) -> Path:
     raise CheckpointError(f"{target}: no such run folder or checkpoint file")
 
 
-def _json_or_empty(path: Path) -> dict:
+def json_or_empty(path: Path) -> dict:
     try:
         obj = json.loads(read_limited(path, MAX_JSON_BYTES, CheckpointError).decode("utf-8"))
     except (CheckpointError, ValueError, UnicodeDecodeError):
@@ -202,13 +202,13 @@ def _json_or_empty(path: Path) -> dict:
 
 def run_row(run_dir: Path) -> dict:
     """One run as a table row: from summary.json when it finished, else from what it logged so far."""
-    summary = _json_or_empty(run_dir / "summary.json")
-    info = _json_or_empty(run_dir / "run.json")
+    summary = json_or_empty(run_dir / "summary.json")
+    info = json_or_empty(run_dir / "run.json")
     records = MetricsLog.read(run_dir / "metrics.jsonl")
     epochs = [r for r in records if r.get("kind") == "epoch"]
     steps = [r for r in records if r.get("kind") == "step"]
     tested = [r["test_acc"] for r in epochs if r.get("test_acc") is not None]
-    data = summary.get("data") or _json_or_empty(run_dir / "data.json")
+    data = summary.get("data") or json_or_empty(run_dir / "data.json")
     return {
         "run": run_dir.name,
         "path": str(run_dir),
@@ -294,7 +294,7 @@ def remove_runs(targets: list[str | os.PathLike], root: str | os.PathLike | None
         folder = resolve_run(target, root)
         status = run_status(folder)
         if status == "running":
-            info = _json_or_empty(folder / "run.json")
+            info = json_or_empty(folder / "run.json")
             raise DigitlabError(f"run '{folder.name}' is still training (pid {info.get('pid', '?')} on "
                                 f"{info.get('host', '?')}); stop it first (Ctrl-C), then remove it")
         folders.setdefault(folder.resolve(), status)

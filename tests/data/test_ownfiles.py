@@ -336,3 +336,40 @@ def test_a_second_load_stats_the_files_instead_of_reading_them(tmp_path, monkeyp
     victim.write_bytes(victim.read_bytes())  # the same bytes rewritten: its ctime changed, so it is hashed again
     again = load_dataset("folder", root)
     assert read == [victim] and again.extra["cache"]["hit"]  # same content: same digest, the cached arrays
+
+
+# ------------------------------------------------------------------------------------------- a newcomer's walk
+def test_a_run_on_your_folder_is_found_from_any_folder_and_a_changed_folder_is_named(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from digitlab.cli import app
+
+    runner = CliRunner()
+    monkeypatch.chdir(tmp_path)
+    write_folder(tmp_path / "my-digits", n=60)
+    trained = runner.invoke(app, ["train", "--dataset", "folder", "--data-dir", "my-digits", "--max-steps", "5",
+                                  "--device", "cpu", "--run-dir", str(tmp_path / "run")])
+    assert trained.exit_code == 0, trained.output
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")  # the data was named relative to another folder
+    same = runner.invoke(app, ["eval", str(tmp_path / "run")])
+    assert same.exit_code == 0 and "changed since" not in same.output, same.output
+    for png in sorted((tmp_path / "my-digits").rglob("*.png"))[:3]:
+        png.unlink()
+    changed = runner.invoke(app, ["eval", str(tmp_path / "run")])
+    assert changed.exit_code == 0 and "these files changed since the run trained on them" in changed.stderr
+
+
+def test_too_few_images_per_class_is_refused_before_a_run_folder_exists(tmp_path, isolated_env):
+    from typer.testing import CliRunner
+
+    from digitlab.cli import app
+
+    x, y = synthetic_digits(60, 3)
+    for label in (3, 7):  # one image in each class, as after a short Collect session
+        (tmp_path / "few" / str(label)).mkdir(parents=True)
+        Image.fromarray(x[list(y).index(label)]).save(tmp_path / "few" / str(label) / "a.png")
+    result = CliRunner().invoke(app, ["train", "--dataset", "folder", "--data-dir", str(tmp_path / "few"),
+                                      "--max-steps", "2", "--device", "cpu", "--name", "few"])
+    assert result.exit_code != 0 and "each class needs at least 2 examples" in result.stderr, result.output
+    assert len(result.stderr.strip().splitlines()) == 1 and not (isolated_env / "runs" / "few").exists()

@@ -127,7 +127,7 @@ def test_a_run_with_its_own_architecture_settings_is_refused(tmp_path):
     info = make_info("mlp")
     info = replace(info, config=cfgmod.with_overrides(info.config, ["model.hidden=[256]"]))
     path = save_weights(tmp_path / "narrow.safetensors", get_model("mlp", hidden=(256,)), info)
-    with pytest.raises(ConfigError, match=r"has model.hidden=\[256\], so its parameters do not fit the seed's Network"):
+    with pytest.raises(ConfigError, match=r"has model.hidden=\[256\], so its parameters fit no seed network"):
         export_model(path, "mindspore", tmp_path / "m.ckpt")
     assert not (tmp_path / "m.ckpt").exists()
 
@@ -172,3 +172,24 @@ def test_mlp_deep_export_has_network_new_parameters(tmp_path, idx_dir):
     rows = layout((tmp_path / "deep.ckpt").read_bytes())
     assert [(tag, dims) for tag, dims, _, _ in rows] == NETWORK_NEW
     assert {dtype for _, _, dtype, _ in rows} == {"Float32"}
+
+
+def test_networks_with_a_seed_networks_exact_parameters_export_as_it(idx_dir, tmp_path):
+    """Your own port of the quick start's Network, and mlp set to Network_new's widths, load into the seeds' classes."""
+    from pathlib import Path
+
+    from digitlab.interop.ckpt import read_ckpt
+
+    example = Path(__file__).resolve().parents[2] / "examples" / "quickstart_network.py"
+    for name, args, cell in ((f"{example}:Network", [], "Network"),
+                             ("mlp", ["--set", "model.hidden=[512,1024,512,128]"], "Network_new")):
+        run = tmp_path / cell
+        trained = runner.invoke(app, ["train", "--dataset", "idx", "--data-dir", str(idx_dir), "--device", "cpu",
+                                      "--max-steps", "2", "--model", name, *args, "--run-dir", str(run)])
+        assert trained.exit_code == 0, trained.output
+        out = tmp_path / f"{cell}.ckpt"
+        done = runner.invoke(app, ["export", str(run), "--format", "mindspore", "--out", str(out),
+                                   "--data-dir", str(idx_dir), "--check", "20", "--json"])
+        assert done.exit_code == 0, done.output
+        assert json.loads(out.with_suffix(".ckpt.json").read_text())["mindspore"]["cell"] == cell
+        assert list(read_ckpt(out))[0] == "dense_relu_sequential.0.weight"

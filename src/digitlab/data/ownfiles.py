@@ -67,6 +67,9 @@ def to_dataset(source: Source, spec: DatasetSpec, requested: str, found: OwnData
                  f"(data.test_size): {len(ytr):,} train / {len(yte):,} test")
     if not len(ytr):
         raise DataError(f"{source.path}: no training examples left after the test split; add more examples per class")
+    if not len(yte):
+        raise DataError(f"{source.path}: no test examples ({split}): each class needs at least 2 examples so one can "
+                        "be held out; add more, or give a train/ + test/ layout")
     mean, std = measured(xtr)
     extra = {"format": found.kind, "digest": found.digest, "classes": list(found.classes), "split": split,
              "counts": {"train": counts(ytr, found.classes), "test": counts(yte, found.classes)},

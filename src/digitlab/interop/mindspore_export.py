@@ -23,21 +23,40 @@ from digitlab.interop.counterparts import COUNTERPARTS, Counterpart, datapipe_li
 WHY = "a .ckpt only loads into a MindSpore network with the same parameters, and the seeds define these networks"
 
 
-def counterpart_for(info: CheckpointInfo) -> Counterpart:
-    """The seed network the run's model fits; a one-line ConfigError naming the exportable models otherwise."""
-    counterpart = COUNTERPARTS.get(info.model)
-    if counterpart is None:
-        raise ConfigError(f"--format mindspore: model '{info.model}' has no MindSpore counterpart; exportable: "
-                          f"{exportable()} ({WHY})")
-    changed = {k: v for k in ("hidden", "channels", "layers") if (v := getattr(info.config.model, k))}
+def _same_parameters(counterpart: Counterpart, shapes: dict[str, tuple[int, ...]]) -> bool:
+    """Whether a network's parameters (names and shapes, as a set) are exactly the seed network's."""
+    from digitlab.models import get_model
+
+    own = {k: tuple(v.shape) for k, v in get_model(counterpart.model).state_dict().items()}
+    return own == dict(shapes)
+
+
+def counterpart_for(info: CheckpointInfo, shapes: dict[str, tuple[int, ...]] | None = None) -> Counterpart:
+    """The seed network the run's model fits: its registry counterpart with the model's own architecture, or any
+    network (your own, or a registry model with architecture settings) whose parameters are exactly one seed
+    network's, names and shapes (`shapes`: the checkpoint's); a one-line ConfigError naming the exportable ones
+    otherwise."""
     from digitlab.models import model_spec
 
-    defaults = {st.key: st.default for st in model_spec(info.model).settings}
-    changed = {k: v for k, v in changed.items() if v != defaults.get(k)}
-    if changed:
-        shown = ", ".join(f"model.{k}={list(v) if isinstance(v, tuple) else v}" for k, v in changed.items())
-        raise ConfigError(f"--format mindspore: this {info.model} run has {shown}, so its parameters do not fit the "
-                          f"seed's {counterpart.cell}; export a run trained with the model's own architecture")
+    counterpart = COUNTERPARTS.get(info.model)
+    changed: dict = {}
+    if counterpart is not None:
+        defaults = {st.key: st.default for st in model_spec(info.model).settings}
+        changed = {k: v for k in ("hidden", "channels", "layers")
+                   if (v := getattr(info.config.model, k)) and v != defaults.get(k)}
+    if counterpart is None or changed:
+        # a network whose code is known (your own, recorded; or a registry family with settings): by its parameters
+        known = info.code is not None or counterpart is not None
+        same = [c for c in COUNTERPARTS.values() if known and shapes is not None and _same_parameters(c, shapes)]
+        if same:
+            counterpart = same[0]
+        elif counterpart is None:
+            raise ConfigError(f"--format mindspore: model '{info.model}' has no MindSpore counterpart; exportable: "
+                              f"{exportable()}, or a network with exactly one of their parameter lists ({WHY})")
+        else:
+            shown = ", ".join(f"model.{k}={list(v) if isinstance(v, tuple) else v}" for k, v in changed.items())
+            raise ConfigError(f"--format mindspore: this {info.model} run has {shown}, so its parameters fit no seed "
+                              f"network; export a run trained with the model's own architecture")
     if info.num_classes != counterpart.num_classes:
         raise ConfigError(f"--format mindspore: this {info.model} run has {info.num_classes} classes but the seed's "
                           f"{counterpart.cell} has {counterpart.num_classes} outputs, so its last layer would not "
@@ -82,7 +101,7 @@ def run_mindspore(path: Path, x: np.ndarray, model: torch.nn.Module) -> np.ndarr
 def mindspore_sidecar(info: CheckpointInfo, model: torch.nn.Module, file_name: str) -> dict:
     """The `mindspore` part of `<file>.json`: which seed class loads the file, how, and the seed's datapipe lines
     that make its input."""
-    counterpart = counterpart_for(info)
+    counterpart = counterpart_for(info, {k: tuple(v.shape) for k, v in model.state_dict().items()})
     return {
         "seed": counterpart.seed,
         "cell": counterpart.cell,

@@ -38,6 +38,11 @@ def source_code(cfg: ModelConfig, obj: Callable[..., Any] | None = None,
     """The user's code for this config: `obj` (digitlab.train(config, model=obj)), the code a checkpoint `recorded`
     (a resumed run: the file on disk is never read for it), a "file.py:Name" model.name, or None for a registry model
     (whose name and settings are then checked here)."""
+    own = obj is not None or recorded is not None or user.is_user_ref(cfg.name)
+    if own and (cfg.hidden or cfg.channels or cfg.layers):
+        set_keys = ", ".join(f"model.{k}" for k in ("hidden", "channels", "layers") if getattr(cfg, k))
+        raise ConfigError(f"{set_keys}: the built-in families' architecture settings; your own network takes its "
+                          "constructor's arguments as model.args.NAME (e.g. --set model.args.hidden=256)")
     if obj is not None:
         return user.code_for_object(obj, cfg.args)
     if recorded is not None:

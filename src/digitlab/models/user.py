@@ -286,6 +286,15 @@ def call_arguments(obj: Callable[..., Any], code: UserCode, num_classes: int) ->
     unknown = [a for a in code.args if a not in named and not any_kw]
     if unknown:
         raise ConfigError(f"model.args.{unknown[0]}: {code.display} takes no argument '{unknown[0]}'; it takes: {takes}")
+    for arg, value in code.args.items():  # a value of another type than the default's: said here, not by their code
+        default = named[arg].default if arg in named else inspect.Parameter.empty
+        kind = type(default)
+        if default is not inspect.Parameter.empty and default is not None and kind in (bool, int, float, str, list, tuple) \
+                and not isinstance(value, kind) and not (kind is float and type(value) is int) \
+                and not (kind in (list, tuple) and isinstance(value, list)):
+            article = "an" if kind.__name__[0] in "aeiou" else "a"
+            raise ConfigError(f"model.args.{arg}: {code.display} expects {article} {kind.__name__} (default "
+                              f"{default!r}), got {value!r}")
     missing = [n for n, p in named.items() if p.default is p.empty and n not in code.args and n != "num_classes"]
     positional = [n for n, p in params.items() if p.kind is p.POSITIONAL_ONLY and p.default is p.empty]
     if missing or positional:

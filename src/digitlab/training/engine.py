@@ -125,6 +125,8 @@ def train(config: Config, name: str | None = None, run_dir: str | Path | None = 
         raise CheckpointError(f"--init-from {config.train.init_from}: a fine-tune of your own network needs the code "
                               "its checkpoint recorded; this one records none for it")
     config = check_config(config, recorded)
+    if config.data.data_dir:  # recorded absolute: eval, predict and --resume find the data from any folder
+        config = replace(config, data=replace(config.data, data_dir=str(Path(config.data.data_dir).expanduser().absolute())))
     source = model_source(config, model, recorded)
     if origin is not None:
         finetune.check(config, origin)
