@@ -110,7 +110,12 @@ class UserCode:
     @property
     def display(self) -> str:
         """How messages name it: 'my_net.py:Network' (control characters escaped: a checkpoint chooses these)."""
-        shown = f"{self.file.replace(chr(92), '/').rsplit('/', 1)[-1] or self.ref.rsplit(':', 1)[0]}:{self.attr}"
+        where = self.ref.rsplit(":", 1)[0]
+        named_module = not (where.endswith(".py") or "/" in where or "\\" in where)
+        if named_module and not where.startswith("<"):  # package.module:Name: as the user wrote it
+            shown = f"{where}:{self.attr}"
+        else:
+            shown = f"{self.file.replace(chr(92), '/').rsplit('/', 1)[-1] or where}:{self.attr}"
         return "".join(ch if ch.isprintable() else f"\\x{ord(ch) % 256:02x}" for ch in shown)
 
     def to_json(self) -> dict[str, Any]:

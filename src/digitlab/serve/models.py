@@ -15,6 +15,7 @@ import torch
 
 from digitlab.errors import CheckpointError, DigitlabError
 from digitlab.inference import CheckpointInfo, class_probabilities, describe, load_model
+from digitlab.models.trust import UntrustedCodeError
 from digitlab.runs import weights_path
 from digitlab.serve.limits import scrub_paths
 
@@ -45,6 +46,8 @@ def _load(run: str, target: Path, device: torch.device, root: Path) -> Served:
         probs = served.probabilities(np.zeros((1, 28, 28), dtype=np.uint8))  # proves transforms and shapes fit
         if probs.shape != (1, len(classes)):
             raise CheckpointError(f"the model gives {probs.shape[1]} outputs for {len(classes)} classes")
+    except UntrustedCodeError as exc:  # its own advice (digitlab trust RUN) is the way on; eval would refuse too
+        raise CheckpointError(f"run '{run}' cannot be served: {scrub_paths(str(exc), root)}") from None
     except DigitlabError as exc:
         raise CheckpointError(f"run '{run}' cannot be served: {scrub_paths(str(exc), root)}; "
                               f"check it with `digitlab eval {run}`") from None

@@ -10,6 +10,7 @@ loop (training/loop.py) and close the run: status in run.json, summary.json, los
 from __future__ import annotations
 
 import contextlib
+import warnings
 from dataclasses import replace
 from pathlib import Path
 
@@ -20,7 +21,7 @@ from digitlab import config as cfgmod
 from digitlab.config import Config
 from digitlab.data.sources import Dataset
 from digitlab.device import apply_threads, pick_device
-from digitlab.errors import CheckpointError, ConfigError, TrainingError, TrainingInterrupted
+from digitlab.errors import CheckpointError, ConfigError, DigitlabNote, TrainingError, TrainingInterrupted
 from digitlab.io import atomic_write, write_json
 from digitlab.models import build, count_parameters, trust, user
 from digitlab.training import finetune, loop
@@ -207,7 +208,7 @@ def resume(run_dir: str | Path, overrides: list[str] | None = None, reporter: Re
     source = None
     if info.code is not None:  # the code recorded in the checkpoint, not the file as it is now
         if note := build.changed_on_disk(info.code):
-            reporter.on_message(note)
+            warnings.warn(note, DigitlabNote, stacklevel=2)  # the CLI prints it as one `warning:` line
         source = ModelSource(info.code, build.traits(config.model, info.code))
     lock = runlock.RunLock(run_dir, "--resume") if ddp.is_main else None  # refused while another process trains it
     try:
