@@ -33,6 +33,7 @@ import torch.nn as nn
 from digitlab.contract import OUTPUT_KINDS, UserCode
 from digitlab.errors import ConfigError
 from digitlab.models import trust
+from digitlab.models.edited import changed_since_import
 
 PORTING_DOC = "docs/own-network.md"  # the porting table from MindSpore's nn.Cell to PyTorch's nn.Module
 _LOADED: dict[str, Callable[..., Any]] = {}  # key (sha256, or id for sourceless objects) -> class / factory
@@ -84,45 +85,6 @@ def read_code(ref: str, args: dict[str, Any]) -> UserCode:
     return code
 
 
-def _code_objects(code: types.CodeType) -> dict[str, types.CodeType]:
-    """Every function and class body compiled in `code`, by qualified name."""
-    found, stack = {}, [code]
-    while stack:
-        for const in stack.pop().co_consts:
-            if isinstance(const, types.CodeType):
-                found[getattr(const, "co_qualname", const.co_name)] = const
-                stack.append(const)
-    return found
-
-
-def _same(live: types.CodeType, compiled: types.CodeType) -> bool:
-    plain = [c for c in live.co_consts if not isinstance(c, types.CodeType)]
-    return (live.co_code == compiled.co_code and live.co_names == compiled.co_names
-            and plain == [c for c in compiled.co_consts if not isinstance(c, types.CodeType)])
-
-
-def _changed_since_import(obj: Callable[..., Any], text: str) -> bool:
-    """Whether the file's text now differs from what `obj` was compiled from: each of its functions' bytecode and
-    constants, and constant argument defaults, against the file compiled afresh (nothing is executed)."""
-    try:
-        compiled = _code_objects(compile(text, "<check>", "exec"))
-    except (SyntaxError, ValueError):
-        return True
-    functions = [v for v in vars(obj).values() if isinstance(v, types.FunctionType)] if isinstance(obj, type) \
-        else [obj] if isinstance(obj, types.FunctionType) else []
-    for fn in functions:
-        live = fn.__code__
-        twin = compiled.get(getattr(live, "co_qualname", live.co_name))
-        if twin is None or not _same(live, twin):
-            return True
-        owner = compiled.get(live.co_qualname.rpartition(".")[0]) if "." in live.co_qualname else None
-        defaults = fn.__defaults__
-        if owner is not None and defaults and all(isinstance(d, (int, float, str, bool)) for d in defaults) \
-                and defaults not in owner.co_consts:
-            return True  # a constant default changed in the class body (e.g. hidden=32 -> 64)
-    return False
-
-
 def code_for_object(obj: Callable[..., Any], args: dict[str, Any]) -> UserCode:
     """A class or factory from the caller's Python session. Its file is recorded when Python can find it as it was
     imported; a class typed into a notebook cell (or from a file edited since its import) trains in this process, and
@@ -137,7 +99,7 @@ def code_for_object(obj: Callable[..., Any], args: dict[str, Any]) -> UserCode:
     except (TypeError, OSError, UnicodeDecodeError):
         file, text = "", ""
     why = ""
-    if text and _changed_since_import(obj, text):
+    if text and changed_since_import(obj, text):
         why = (f"{Path(file).name} was edited after {attr} was imported, so its text is not the class that trained; "
                "re-import it (importlib.reload) to record it, or `digitlab export RUN --format onnx` for a portable "
                "model")
