@@ -11,9 +11,8 @@ from typer.testing import CliRunner
 
 from digitlab.cli import app as cli
 from digitlab.data.sources import load_dataset
-from tests.serve.conftest import serve_process
+from tests.serve.conftest import CHROMIUM, serve_process
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 ARTIFACTS = Path(os.environ.get("DIGITLAB_ARTIFACTS", Path(__file__).resolve().parents[2] / "build" / "artifacts"))
 
 LONG_NAME = ("a-run-with-a-very-long-descriptive-name-" * 6)[:220]
@@ -31,17 +30,6 @@ def server(tmp_path_factory):
     shutil.copytree(root / "sample-mlp", root / LONG_NAME)  # a second run whose name would widen the menu
     with serve_process("--runs", str(root)) as url:
         yield url
-
-
-@pytest.fixture(scope="module")
-def browser():
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync"])
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture(scope="module")

@@ -10,8 +10,8 @@ from typer.testing import CliRunner
 
 from digitlab.cli import app as cli
 from digitlab.predict import predict_files
-from tests.serve.conftest import serve_process
-from tests.serve.test_browser import ARTIFACTS, CHROMIUM
+from tests.serve.conftest import CHROMIUM, serve_process
+from tests.serve.test_browser import ARTIFACTS
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (apt-get install chromium)")]
@@ -114,14 +114,3 @@ def accuracy(run: Path, mine: Path) -> float:
     results, errors = predict_files(run, [mine / d for d in ("0", "1", "7")], device="cpu")
     assert not errors
     return sum(Path(r["file"]).parent.name == r["label"] for r in results) / len(results)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync"])
-        yield chromium
-        chromium.close()

@@ -53,11 +53,20 @@ class Origin:
                 "model": self.checkpoint.info.model, "classes": list(self.checkpoint.info.preprocessing.classes)}
 
 
+_READ: dict[tuple, Origin] = {}  # (path, size, mtime_ns) -> Origin: the CLI and train() ask for it in turn
+
+
 def origin(init_from: str) -> Origin:
+    """The checkpoint --init-from names, read and hashed once per process (again only if the file changed)."""
     path = runs.weights_path(init_from)
-    ckpt = read_weights(path)
-    run = path.parent.parent.name if path.parent.name == "checkpoints" else ""
-    return Origin(str(init_from), run, ckpt, hashlib.sha256(path.read_bytes()).hexdigest())
+    stat = path.stat()
+    key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns, str(init_from))
+    if key not in _READ:
+        ckpt = read_weights(path)
+        run = path.parent.parent.name if path.parent.name == "checkpoints" else ""
+        _READ.clear()  # one fine-tune at a time: keep no old checkpoints' tensors alive
+        _READ[key] = Origin(str(init_from), run, ckpt, hashlib.sha256(path.read_bytes()).hexdigest())
+    return _READ[key]
 
 
 def base_values(found: Origin) -> dict:
