@@ -47,7 +47,7 @@ def test_sigterm_stop_prints_a_plain_line_and_exits_130(idx_dir, isolated_env):
     train = train_process(idx_dir, "stopped", subprocess.DEVNULL)
     metrics = isolated_env / "runs" / "stopped" / "metrics.jsonl"
     deadline = time.time() + 120
-    while time.time() < deadline and len(MetricsLog.read(metrics)) < 3:
+    while time.time() < deadline and len(MetricsLog.objects(metrics)) < 3:
         time.sleep(0.05)
     train.send_signal(signal.SIGTERM)
     stderr = train.communicate(timeout=120)[1].decode()

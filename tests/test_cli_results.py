@@ -145,7 +145,7 @@ def test_runs_lists_status_including_interrupted(idx_dir, tmp_path, monkeypatch)
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ})
     metrics = tmp_path / "runs" / "killed" / "metrics.jsonl"
     deadline = time.time() + 60
-    while time.time() < deadline and len(MetricsLog.read(metrics)) < 5:
+    while time.time() < deadline and len(MetricsLog.objects(metrics)) < 5:
         time.sleep(0.05)
     proc.send_signal(signal.SIGKILL)
     proc.wait()

@@ -1,17 +1,20 @@
 """loss.png and the plot/compare overlays, read through matplotlib's objects (axes, limits, ticks, titles, legend)."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 
 from digitlab.curves import Series, build_loss_curves, build_overlay, loss_curves, x_of
 from digitlab.errors import ConfigError
+from digitlab.records import Record, read_record
 
 
 def records(epochs: int, batches: int = 10, log_every: int = 2, start_acc: float = 90.0, stop_at: int | None = None,
-            lr: float = 0.01) -> list[dict]:
-    """metrics.jsonl rows as the bookkeeping writes them: step rows every log_every steps, an epoch row per epoch,
-    and (stop_at) a --max-steps stop's evaluation instead of the epochs."""
+            lr: float = 0.01) -> list[Record]:
+    """metrics.jsonl records as the bookkeeping writes them (read back from their JSON): step rows every log_every
+    steps, an epoch row per epoch, and (stop_at) a --max-steps stop's evaluation instead of the epochs."""
     rows, step = [], 0
     last = stop_at or epochs * batches
     for epoch in range(1, epochs + 1):
@@ -30,7 +33,7 @@ def records(epochs: int, batches: int = 10, log_every: int = 2, start_acc: float
     if stop_at:
         rows.append({"kind": "stop", "epoch": (stop_at - 1) // batches + 1, "step": stop_at, "test_acc": 42.0,
                      "test_loss": 1.7})
-    return rows
+    return [read_record(row) for row in rows]
 
 
 def panels(fig):
@@ -84,7 +87,7 @@ def test_max_steps_run_shows_its_stop_evaluation():
 
 
 def test_a_run_with_no_evaluation_says_so_instead_of_an_empty_panel():
-    fig = build_loss_curves([r for r in records(1) if r["kind"] == "step"])
+    fig = build_loss_curves([r for r in records(1) if r.kind == "step"])
     assert any("no evaluation yet" in t.get_text() for t in panels(fig)["accuracy"].texts)
 
 
@@ -92,7 +95,7 @@ def test_learning_rate_and_epoch_losses_are_plotted():
     rows = records(3)
     p = panels(build_loss_curves(rows))
     lr_line = p["learning rate"].get_lines()[0]
-    assert list(lr_line.get_ydata()) == [r["lr"] for r in rows if r["kind"] == "step"]
+    assert list(lr_line.get_ydata()) == [r.lr for r in rows if r.kind == "step"]
     epoch_lines = {line.get_label(): list(line.get_ydata()) for line in p["loss per epoch: training vs test"].get_lines()}
     assert epoch_lines == {"training loss (mean over the epoch)": pytest.approx([0.6, 0.3, 0.2]),
                            "test loss": pytest.approx([0.5, 0.25, 0.5 / 3])}
@@ -105,11 +108,11 @@ def test_loss_curves_writes_png_and_svg(tmp_path):
 
 def test_x_of_steps_epochs_images():
     rows = records(2, batches=10, log_every=5)
-    steps = [r for r in rows if r["kind"] == "step"]
+    steps = [r for r in rows if r.kind == "step"]
     assert list(x_of(steps, "steps")) == [1, 5, 10, 15, 20]
     assert list(x_of(steps, "images", batch_size=64)) == [64, 320, 640, 960, 1280]
     assert list(x_of(steps, "epochs")) == [0.1, 0.5, 1.0, 1.5, 2.0]
-    assert list(x_of([r for r in rows if r["kind"] == "epoch"], "epochs")) == [1.0, 2.0]
+    assert list(x_of([r for r in rows if r.kind == "epoch"], "epochs")) == [1.0, 2.0]
     with pytest.raises(ConfigError, match="--x"):
         x_of(steps, "minutes")
 
@@ -128,9 +131,9 @@ def test_overlay_by_images_lines_up_runs_of_different_batch_sizes():
 
 def test_overlay_has_a_title_plain_log_labels_and_a_legend_outside_the_panels():
     runs = [Series(f"run-{i} (mlp)", records(3, start_acc=90 + i)) for i in range(4)]
-    for r in runs[1].records:  # a loss range inside one decade: matplotlib would label minor ticks "2x10^-1"
-        if r["kind"] == "step":
-            r["loss"] = 0.15 + 0.1 / r["step"]
+    # a loss range inside one decade: matplotlib would label minor ticks "2x10^-1"
+    runs[1] = Series(runs[1].label, [replace(r, loss=0.15 + 0.1 / r.step) if r.kind == "step" else r
+                                     for r in runs[1].records])
     fig = drawn(build_overlay(runs))
     assert fig._suptitle.get_text() == "4 runs compared, by epoch"
     labels = [t.get_text() for t in fig.axes[0].yaxis.get_ticklabels(which="both") if t.get_text()]

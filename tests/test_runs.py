@@ -55,4 +55,4 @@ def test_unknown_name_removes_nothing(tmp_path):
 def test_a_half_removed_folder_is_not_listed(tmp_path):
     fake_run(tmp_path, "kept")
     fake_run(tmp_path, ".gone.removing-123")
-    assert [r["run"] for r in list_runs(tmp_path)] == ["kept"]
+    assert [r.run for r in list_runs(tmp_path)] == ["kept"]

@@ -1,10 +1,11 @@
 """digitlab: train, evaluate, compare, explain and serve handwritten-digit classifiers.
 
 The public API (everything the CLI does is one of these plain functions):
-    train(config) -> summary            resume(run_dir) -> summary
+    train(config) -> RunSummary         resume(run_dir) -> RunSummary
     evaluate(run_or_checkpoint) -> dict load_model(run_or_checkpoint) -> (model, checkpoint)
     load_dataset(name)                  get_model(name), list_models()
     load_recipe(name).config            Config, with_overrides
+    list_runs() -> [RunRow]             RunSummary / RunRow / StepRecord / EvalRecord: the run folder's records
 
 `import digitlab` loads neither torch nor the data stack: the names that need them are imported on first use
 (PEP 562's module __getattr__), so `digitlab --help` and `digitlab --version` answer without loading torch.
@@ -24,7 +25,8 @@ if TYPE_CHECKING:
 
 # public name -> the module that defines it, imported when the name is first used
 _LAZY = {"Config": "digitlab.config", "with_overrides": "digitlab.config", "load_dataset": "digitlab.data.sources",
-         "get_model": "digitlab.models", "list_models": "digitlab.models"}
+         "get_model": "digitlab.models", "list_models": "digitlab.models", "list_runs": "digitlab.runs",
+         **{name: "digitlab.records" for name in ("RunSummary", "RunRow", "StepRecord", "EvalRecord")}}
 
 
 def __getattr__(name: str):
@@ -80,5 +82,6 @@ def load_recipe(name: str):
     return _load_recipe(name)
 
 
-__all__ = ["Config", "DigitlabError", "__version__", "check_config", "evaluate", "get_model", "list_models", "load_dataset",
-           "load_model", "load_recipe", "resume", "train", "with_overrides"]
+__all__ = ["Config", "DigitlabError", "EvalRecord", "RunRow", "RunSummary", "StepRecord", "__version__", "check_config",
+           "evaluate", "get_model", "list_models", "list_runs", "load_dataset", "load_model", "load_recipe", "resume",
+           "train", "with_overrides"]

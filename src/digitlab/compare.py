@@ -8,10 +8,11 @@ from pathlib import Path
 
 from digitlab import runs, steplosses
 from digitlab.errors import ConfigError, DigitlabError
+from digitlab.records import RunRow
 
 
 def compare_runs(targets: list[str | os.PathLike], plot_out: str | os.PathLike | None = None,
-                 x: str = "epochs") -> list[dict]:
+                 x: str = "epochs") -> list[RunRow]:
     """Rows (one per run) sorted by best test accuracy, best first; optionally the overlay plot (x: steps, epochs or
     images seen)."""
     if not targets:
@@ -20,7 +21,7 @@ def compare_runs(targets: list[str | os.PathLike], plot_out: str | os.PathLike |
     rows = [runs.run_row(f) for f in folders]
     if plot_out:
         plot_runs(folders, plot_out, rows, x=x)
-    return sorted(rows, key=lambda r: -(r["best_test_acc"] if r["best_test_acc"] is not None else -1))
+    return sorted(rows, key=lambda r: -(r.best_test_acc if r.best_test_acc is not None else -1))
 
 
 def batch_size(folder: Path) -> int:
@@ -34,7 +35,7 @@ def batch_size(folder: Path) -> int:
                             "use --x steps or --x epochs") from None
 
 
-def plot_runs(folders: list[Path], out: str | os.PathLike, rows: list[dict] | None = None, x: str = "epochs",
+def plot_runs(folders: list[Path], out: str | os.PathLike, rows: list[RunRow] | None = None, x: str = "epochs",
               title: str = "") -> Path:
     """Overlay the runs' curves in one figure, labelled "run (model)"; rows may be passed when already read."""
     from digitlab.curves import X_UNITS, Series, overlay_runs, with_every_step
@@ -42,7 +43,7 @@ def plot_runs(folders: list[Path], out: str | os.PathLike, rows: list[dict] | No
     if x not in X_UNITS:
         raise ConfigError(f"--x {x}: choose {', '.join(X_UNITS)}")
     rows = rows or [runs.run_row(f) for f in folders]
-    series = [Series(f"{f.name} ({row['model']})",
+    series = [Series(f"{f.name} ({row.model})",
                      with_every_step(runs.MetricsLog.read(f / "metrics.jsonl"), steplosses.read_step_losses(f)),
                      batch_size(f) if x == "images" else 1) for f, row in zip(folders, rows)]
     if not any(s.records for s in series):
@@ -72,7 +73,7 @@ def train_recipes(recipes: list[str], overrides: list[str] | None = None, report
     folders = []
     for name, config in zip(recipes, configs):
         summary = train(config, name=f"compare-{stamp}-{name}", reporter=reporter, dataset=dataset)
-        folders.append(Path(summary["run_dir"]))
+        folders.append(Path(summary.run_dir))
     return folders
 
 

@@ -3,13 +3,15 @@
     runs/<name>/
       config.toml        the resolved config
       run.json           status (running | finished | failed | interrupted), pid, times, recipe
-      metrics.jsonl      one JSON object per logged step ("kind": "step") and per epoch ("kind": "epoch")
+      metrics.jsonl      one JSON object per logged step ("kind": "step") and per epoch ("kind": "epoch");
+                         records.py's StepRecord / EvalRecord
       losses.f32         every step's training loss: little-endian float32, entry i = global step i + 1
-      summary.json       the final figures (written when training ends)
+      summary.json       the final figures (written when training ends): records.RunSummary
       checkpoints/       last.safetensors, best.safetensors, resume.safetensors
       loss.png           loss and accuracy curves
 
-Listing (list_runs, run_row), resolving a name (resolve_run) and removing a run (remove_run) live here too.
+Listing (list_runs, run_row: records.RunRow), resolving a name (resolve_run) and removing a run (remove_run) live
+here too.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from typing import Any
 from digitlab import paths
 from digitlab.errors import CheckpointError, ConfigError, DigitlabError
 from digitlab.io import atomic_write, read_limited, write_json
+from digitlab.records import Record, RunRow, RunSummary, read_record
 
 
 def new_run_dir(name: str | None, run_dir: str | os.PathLike | None, recipe: str) -> Path:
@@ -96,7 +99,7 @@ def run_status(run_dir: Path) -> str:
 class NullLog:
     """What ranks other than 0 log to under torchrun: nothing."""
 
-    def write(self, record: dict) -> None:
+    def write(self, record: Record) -> None:
         pass
 
     def close(self) -> None:
@@ -131,9 +134,9 @@ class MetricsLog:
                         self.fh.write("\n")
         return self.fh
 
-    def write(self, record: dict) -> None:
+    def write(self, record: Record) -> None:
         fh = self._open()
-        fh.write(json.dumps(record) + "\n")
+        fh.write(json.dumps(record.to_json()) + "\n")
         fh.flush()
 
     def close(self) -> None:
@@ -142,7 +145,8 @@ class MetricsLog:
             self.fh = None
 
     @staticmethod
-    def read(path: Path) -> list[dict]:
+    def objects(path: Path) -> list[dict]:
+        """Every JSON object in the file, as written (lines cut by a kill or damaged are skipped)."""
         if not path.exists():
             return []
         rows = []
@@ -158,6 +162,11 @@ class MetricsLog:
         return rows
 
     @staticmethod
+    def read(path: Path) -> list[Record]:
+        """The step and evaluation records, oldest first (objects of other kinds are skipped)."""
+        return [r for r in map(read_record, MetricsLog.objects(path)) if r is not None]
+
+    @staticmethod
     def truncate_after(path: Path, step: int, epochs_done: int | None = None) -> None:
         """Drop records logged after `step` (steps a killed run did but its checkpoint doesn't hold).
 
@@ -166,12 +175,15 @@ class MetricsLog:
         two leaves a record the checkpoint does not hold, which the resumed run would log a second time. With
         epochs_done given, the records of epochs after it are dropped too.
         """
-        def held(r: dict) -> bool:
-            if r.get("step", 0) > step:
+        def held(obj: dict) -> bool:
+            r = read_record(obj)
+            if r is None:
+                return True  # not a record this version knows: kept as written
+            if r.step > step:
                 return False
-            return epochs_done is None or r.get("kind") != "epoch" or r.get("epoch", 0) <= epochs_done
+            return epochs_done is None or r.kind != "epoch" or r.epoch <= epochs_done
 
-        rows = [r for r in MetricsLog.read(path) if held(r)]
+        rows = [r for r in MetricsLog.objects(path) if held(r)]
         atomic_write(path, "".join(json.dumps(r) + "\n" for r in rows))
 
 
@@ -200,45 +212,52 @@ def json_or_empty(path: Path) -> dict:
     return obj if isinstance(obj, dict) else {}
 
 
-def run_row(run_dir: Path) -> dict:
-    """One run as a table row: from summary.json when it finished, else from what it logged so far."""
-    summary = json_or_empty(run_dir / "summary.json")
+def run_row(run_dir: Path) -> RunRow:
+    """One run as a table row: the figures its summary.json holds (a finished run's, even a null one), the others
+    from what it logged so far."""
+    written = json_or_empty(run_dir / "summary.json")
+    summary = RunSummary.from_json(written)
     info = json_or_empty(run_dir / "run.json")
     records = MetricsLog.read(run_dir / "metrics.jsonl")
-    epochs = [r for r in records if r.get("kind") == "epoch"]
-    steps = [r for r in records if r.get("kind") == "step"]
-    tested = [r["test_acc"] for r in epochs if r.get("test_acc") is not None]
-    data = summary.get("data") or json_or_empty(run_dir / "data.json")
-    return {
-        "run": run_dir.name,
-        "path": str(run_dir),
-        "status": run_status(run_dir),
-        "recipe": summary.get("recipe", info.get("recipe", "")),
-        "model": summary.get("model", info.get("model", "")),
-        "params": summary.get("params"),
-        "epochs": summary.get("epochs", len(epochs)),
-        "best_test_acc": summary.get("best_test_acc", max(tested) if tested else None),
-        "final_test_acc": summary.get("final_test_acc", tested[-1] if tested else None),
-        "final_test_loss": summary.get("final_test_loss", epochs[-1].get("test_loss") if epochs else None),
-        # the last epoch's mean training loss (seed 004's "Epoch 3/20, Loss: 0.2412"); else the last logged step's
-        "final_train_loss": summary.get("final_train_loss", next(
-            (r["train_loss"] for r in reversed(epochs) if r.get("train_loss") is not None),
-            steps[-1]["loss"] if steps else None)),
-        "train_seconds": summary.get("train_seconds"),
-        "images_per_second": summary.get("images_per_second"),
-        "data": data.get("dataset", ""),
-        "data_source": data.get("source", ""),
-        "fallback": bool(data.get("fallback")),
-        "date": time.strftime("%Y-%m-%d %H:%M", time.localtime(info.get("updated", run_dir.stat().st_mtime))),
-    }
+    epochs = [r for r in records if r.kind == "epoch"]
+    steps = [r for r in records if r.kind == "step"]
+    tested = [r.test_acc for r in epochs if r.test_acc is not None]
+    trained = [r.train_loss for r in epochs if r.train_loss is not None]
+
+    def figure(key: str, logged: Any) -> Any:
+        return getattr(summary, key) if key in written else logged
+
+    data = summary.data or json_or_empty(run_dir / "data.json")
+    updated = info.get("updated")
+    when = updated if isinstance(updated, (int, float)) and not isinstance(updated, bool) else run_dir.stat().st_mtime
+    return RunRow(
+        run=run_dir.name,
+        path=str(run_dir),
+        status=run_status(run_dir),
+        recipe=figure("recipe", _text(info.get("recipe"))),
+        model=figure("model", _text(info.get("model"))),
+        params=summary.params,
+        epochs=figure("epochs", len(epochs)),
+        best_test_acc=figure("best_test_acc", max(tested, default=None)),
+        final_test_acc=figure("final_test_acc", tested[-1] if tested else None),
+        final_test_loss=figure("final_test_loss", epochs[-1].test_loss if epochs else None),
+        # the last epoch's mean training loss (the PyTorch course's "Epoch 3/20, Loss: 0.2412"); else the last
+        # logged step's
+        final_train_loss=figure("final_train_loss", trained[-1] if trained else steps[-1].loss if steps else None),
+        train_seconds=summary.train_seconds,
+        images_per_second=summary.images_per_second,
+        data=_text(data.get("dataset")),
+        data_source=_text(data.get("source")),
+        fallback=bool(data.get("fallback")),
+        date=time.strftime("%Y-%m-%d %H:%M", time.localtime(when)),
+    )
 
 
-ROW_KEYS = ("run", "path", "status", "recipe", "model", "params", "epochs", "best_test_acc", "final_test_acc",
-            "final_test_loss", "final_train_loss", "train_seconds", "images_per_second", "data", "data_source",
-            "fallback", "date")
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else ""
 
 
-def list_runs(root: str | os.PathLike | None = None) -> list[dict]:
+def list_runs(root: str | os.PathLike | None = None) -> list[RunRow]:
     """Every run folder under root (default: the runs folder), newest first."""
     if root and not Path(root).is_dir():  # a folder the user named: a typo must not read as "no runs yet"
         raise ConfigError(f"--root {root}: " + ("not a folder" if Path(root).exists() else "no such folder")
@@ -252,14 +271,12 @@ def list_runs(root: str | os.PathLike | None = None) -> list[dict]:
     return [safe_run_row(p) for p in folders]
 
 
-def safe_run_row(run_dir: Path) -> dict:
+def safe_run_row(run_dir: Path) -> RunRow:
     """run_row, or for a folder too damaged to read, a row marked "damaged" with the reason (others still list)."""
     try:
         return run_row(run_dir)
     except (OSError, ValueError, TypeError, KeyError, AttributeError, CheckpointError) as exc:
-        return {**{k: None for k in ROW_KEYS}, "run": run_dir.name, "path": str(run_dir), "status": "damaged",
-                "recipe": "", "model": "", "data": "", "data_source": "", "fallback": False, "date": "",
-                "error": f"{type(exc).__name__}: {exc}"}
+        return RunRow(run=run_dir.name, path=str(run_dir), status="damaged", error=f"{type(exc).__name__}: {exc}")
 
 
 def resolve_run(target: str | os.PathLike, root: str | os.PathLike | None = None) -> Path:

@@ -8,8 +8,7 @@ from __future__ import annotations
 import csv
 import io
 
-RUN_COLUMNS = ["run", "recipe", "model", "params", "epochs", "best_test_acc", "final_test_acc", "final_test_loss",
-               "final_train_loss", "train_seconds", "images_per_second", "data", "data_source", "status"]
+from digitlab.records import CSV_COLUMNS, RunRow
 
 
 def predictions_csv(results: list[dict]) -> str:
@@ -23,10 +22,10 @@ def predictions_csv(results: list[dict]) -> str:
     return buf.getvalue()
 
 
-def runs_csv(rows: list[dict]) -> str:
-    """The runs table (as `compare` and `runs` show it) as CSV, one row per run."""
+def runs_csv(rows: list[RunRow]) -> str:
+    """The runs table (as `compare` and `runs` show it) as CSV, one row per run (records.CSV_COLUMNS)."""
     buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=RUN_COLUMNS, extrasaction="ignore")
+    writer = csv.DictWriter(buf, fieldnames=CSV_COLUMNS, extrasaction="ignore")
     writer.writeheader()
-    writer.writerows(rows)
+    writer.writerows(r.to_json() for r in rows)
     return buf.getvalue()

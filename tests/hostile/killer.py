@@ -37,7 +37,7 @@ def install(moment: str) -> None:
 
         def log(self, record):
             real_log(self, record)
-            if record.get("kind") == "epoch" and record.get("epoch") == n:
+            if record.kind == "epoch" and record.epoch == n:
                 die()
         book.RunBook.log = log
     elif what == "after-weights":

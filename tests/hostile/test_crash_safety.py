@@ -63,7 +63,7 @@ def reference(idx_dir, tmp_path_factory) -> Path:
 def history(run: Path) -> list[tuple]:
     """What an uninterrupted run would also log: (kind, step, epoch, loss / test accuracy and loss)."""
     out = []
-    for r in MetricsLog.read(run / "metrics.jsonl"):
+    for r in MetricsLog.objects(run / "metrics.jsonl"):
         if r["kind"] == "step":
             out.append(("step", r["step"], r["epoch"], r["loss"]))
         elif r["kind"] == "epoch":
@@ -149,6 +149,6 @@ def test_truncate_after_drops_records_of_epochs_the_checkpoint_has_not_completed
                {"kind": "step", "step": 21, "epoch": 3}]
     path.write_text("".join(json.dumps(r) + "\n" for r in records) + '{"kind": "st')  # and a torn last line
     MetricsLog.truncate_after(path, 20, epochs_done=1)
-    assert MetricsLog.read(path) == records[:3]
+    assert MetricsLog.objects(path) == records[:3]
     MetricsLog.truncate_after(path, 20)  # without it: by step alone, as before
-    assert MetricsLog.read(path) == records[:3]
+    assert MetricsLog.objects(path) == records[:3]

@@ -9,6 +9,7 @@ import pytest
 
 from digitlab.lessons import run_lesson
 from digitlab.lessons.mnist import CourseLines
+from digitlab.records import EvalRecord, StepRecord
 
 
 def _is_number(text: str) -> bool:
@@ -23,9 +24,9 @@ def test_course_lines_print_the_running_mean_when_logged():
     lines = []
     board = type("B", (), {"print": lambda self, *a: lines.append(" ".join(map(str, a)))})()
     reporter = CourseLines(board)
-    reporter.on_log({"epoch": 1, "batch": 299, "loss": 0.5, "loss_mean": 0.25})
-    reporter.on_log({"epoch": 2, "batch": 0, "loss": 0.5})
-    reporter.on_epoch_end({"test_acc": 97.5})
+    reporter.on_log(StepRecord(epoch=1, batch=299, loss=0.5, loss_mean=0.25))
+    reporter.on_log(StepRecord(epoch=2, batch=0, loss=0.5))
+    reporter.on_epoch_end(EvalRecord(test_acc=97.5))
     assert lines == ["[1,  300] loss: 0.250", "[2,    1] loss: 0.500", "97.5"]
 
 

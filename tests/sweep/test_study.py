@@ -10,6 +10,7 @@ import pytest
 import digitlab
 from digitlab import config as cfgmod
 from digitlab.errors import ConfigError
+from digitlab.records import EvalRecord
 from digitlab.runs import MetricsLog, run_status
 from digitlab.sweep import SweepEvents, new_sweep, run_worker
 from digitlab.sweep.choices import METRICS, PRUNERS
@@ -45,7 +46,7 @@ def test_trials_are_run_folders_valued_on_validation(tmp_path, tiny):
         config = cfgmod.from_dict(cfgmod.load_toml(run / "config.toml"))
         assert (config.optim.lr, config.optim.momentum) == (t.params["optim.lr"], t.params["optim.momentum"])
         assert config.data.val_size == 60
-        epochs = [r for r in MetricsLog.read(run / "metrics.jsonl") if r.get("kind") == "epoch"]
+        epochs = [r for r in MetricsLog.objects(run / "metrics.jsonl") if r.get("kind") == "epoch"]
         assert t.value == max(r["val_acc"] for r in epochs)  # the objective: validation, best epoch
         assert t.intermediate_values == {r["epoch"]: r["val_acc"] for r in epochs}
     assert len(events.epochs) == 4
@@ -76,11 +77,11 @@ def test_reporter_passes_validation_not_test_scores():
             return True
 
     reporter = TrialReporter(FakeTrial(), METRICS["val_acc"], SweepEvents())
-    reporter.on_epoch_end({"kind": "epoch", "epoch": 1, "test_acc": 99.0, "val_acc": 80.0})
+    reporter.on_epoch_end(EvalRecord(kind="epoch", epoch=1, test_acc=99.0, val_acc=80.0))
     assert FakeTrial.reported == [(1, 80.0)]
     assert reporter.should_stop() and reporter.pruned
     with pytest.raises(ConfigError, match="data.val_size"):
-        reporter.on_epoch_end({"kind": "epoch", "epoch": 2, "test_acc": 99.0})
+        reporter.on_epoch_end(EvalRecord(kind="epoch", epoch=2, test_acc=99.0))
 
 
 def test_resume_fails_a_trial_left_running_by_a_dead_process(tmp_path, tiny):

@@ -48,7 +48,7 @@ def test_tiny_run_learns_and_writes_run_folder(idx_dir, tmp_path):
                 "seed", "versions", "data", "data_verified", "recipe", "model", "params"):
         assert key in saved
     assert saved["epochs"] == 3 and saved["data"]["dataset"] == "idx" and run_status(run) == "finished"
-    rows = MetricsLog.read(run / "metrics.jsonl")
+    rows = MetricsLog.objects(run / "metrics.jsonl")
     assert [r["epoch"] for r in rows if r["kind"] == "epoch"] == [1, 2, 3]
     assert all("loss" in r for r in rows if r["kind"] == "step")
     # the resolved config round-trips
@@ -188,10 +188,10 @@ def test_sigkill_then_resume_loses_at_most_ckpt_every(idx_dir, tmp_path):
     run = tmp_path / "run"
     proc = _cli(*_train_args(idx_dir, run, "--ckpt-every", "7"))
     resume_file = run / "checkpoints" / "resume.safetensors"
-    assert _wait_for(lambda: resume_file.exists() and len(MetricsLog.read(run / "metrics.jsonl")) > 60)
+    assert _wait_for(lambda: resume_file.exists() and len(MetricsLog.objects(run / "metrics.jsonl")) > 60)
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=30)
-    done = max(r["step"] for r in MetricsLog.read(run / "metrics.jsonl"))
+    done = max(r["step"] for r in MetricsLog.objects(run / "metrics.jsonl"))
     assert run_status(run) == "interrupted"
     saved_step = checkpoint.read_resume_header(resume_file)[1]["global_step"]
     assert done - saved_step <= 7
@@ -203,13 +203,13 @@ def test_sigkill_then_resume_loses_at_most_ckpt_every(idx_dir, tmp_path):
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)
     assert summary["status"] == "finished" and summary["epochs"] == 3
-    assert max(r["step"] for r in MetricsLog.read(run / "metrics.jsonl")) == summary["steps"]
+    assert max(r["step"] for r in MetricsLog.objects(run / "metrics.jsonl")) == summary["steps"]
 
 
 def test_ctrl_c_saves_and_explains_how_to_resume(idx_dir, tmp_path):
     run = tmp_path / "run"
     proc = _cli(*_train_args(idx_dir, run))
-    assert _wait_for(lambda: len(MetricsLog.read(run / "metrics.jsonl")) > 30)
+    assert _wait_for(lambda: len(MetricsLog.objects(run / "metrics.jsonl")) > 30)
     proc.send_signal(signal.SIGINT)
     _, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 130, stderr

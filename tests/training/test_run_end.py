@@ -24,9 +24,9 @@ def test_every_step_loss_is_kept_whatever_log_every(idx_dir, tmp_path):
     train(make_config(idx_dir, "train.epochs=2", "train.log_every=100"), run_dir=tmp_path / "r")
     losses = read_step_losses(tmp_path / "r")
     assert losses.shape == (16,) and np.isfinite(losses).all()
-    logged = {r["step"]: r["loss"] for r in MetricsLog.read(tmp_path / "r" / "metrics.jsonl") if r["kind"] == "step"}
+    logged = {r["step"]: r["loss"] for r in MetricsLog.objects(tmp_path / "r" / "metrics.jsonl") if r["kind"] == "step"}
     assert logged and all(losses[step - 1] == pytest.approx(loss, rel=1e-6) for step, loss in logged.items())
-    epochs = [r for r in MetricsLog.read(tmp_path / "r" / "metrics.jsonl") if r["kind"] == "epoch"]
+    epochs = [r for r in MetricsLog.objects(tmp_path / "r" / "metrics.jsonl") if r["kind"] == "epoch"]
     assert all(r["train_loss"] > 0 for r in epochs) and epochs[1]["train_loss"] < epochs[0]["train_loss"]
 
 
@@ -99,7 +99,7 @@ def test_running_mean_log_format_prints_seed_003_lines(idx_dir, tmp_path):
     assert result.exit_code == 0, result.output
     lines = [line for line in result.stdout.splitlines() if line.startswith("[1,")]
     assert [line[:9] for line in lines] == ["[1,    4]", "[1,    8]"]  # after batches 4 and 8, as the notes print
-    steps = [r for r in MetricsLog.read(tmp_path / "r" / "metrics.jsonl") if r["kind"] == "step"]
+    steps = [r for r in MetricsLog.objects(tmp_path / "r" / "metrics.jsonl") if r["kind"] == "step"]
     losses = read_step_losses(tmp_path / "r")
     assert steps[0]["loss_mean"] == pytest.approx(float(losses[:4].mean()), rel=1e-5)
 

@@ -24,13 +24,13 @@ def import_mindspore_cmd(
 
     summary = import_checkpoint(ckpt, model, out_dir)
     if as_json:
-        print_json(summary)
+        print_json(summary.to_json())
         return
-    how = ", inferred from its parameter names" if summary["model_inferred"] else ""
-    out.print(f"imported {len(summary['mapped'])} tensors into {summary['run_dir']} (model {summary['model']}{how})")
-    if summary["unmapped"]:
-        out.print(f"unmapped (not used by the model): {', '.join(summary['unmapped'])}")
-    out.print(f"next: digitlab eval {summary['run_dir']}")
+    how = ", inferred from its parameter names" if summary.model_inferred else ""
+    out.print(f"imported {len(summary.mapped)} tensors into {summary.run_dir} (model {summary.model}{how})")
+    if summary.unmapped:
+        out.print(f"unmapped (not used by the model): {', '.join(summary.unmapped)}")
+    out.print(f"next: digitlab eval {summary.run_dir}")
 
 
 @app.command("export")

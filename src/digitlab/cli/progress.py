@@ -7,6 +7,7 @@ import time
 from rich.console import Console
 
 from digitlab.cli.console import labelled, warn_fallback
+from digitlab.records import EvalRecord, RunStart, RunSummary, StepRecord
 from digitlab.training.report import Reporter
 
 
@@ -36,21 +37,20 @@ class RichReporter(Reporter):
         self.task = None
         self.epochs, self.images, self.started, self.shown, self.moved, self.steps = 0, 0, time.perf_counter(), 0.0, 0.0, 0
 
-    def on_start(self, info: dict) -> None:
-        config = info["config"]
-        data = info["data"]
-        resumed = f", resuming at step {info['resumed_at']}" if "resumed_at" in info else ""
-        threads = f" ({info['threads']} threads)" if info["device"] == "cpu" and "threads" in info else ""
+    def on_start(self, info: RunStart) -> None:
+        config, data = info.config, info.data
+        resumed = f", resuming at step {info.resumed_at}" if info.resumed_at is not None else ""
+        threads = f" ({info.threads} threads)" if info.device == "cpu" else ""
         self.console.print(labelled(
             f"{config.recipe or 'custom'}:", "bold",
-            f"model {config.model.name} ({info['params']:,} params) on "
-            f"{data['dataset']} ({info['n_train']:,} train / {info['n_test']:,} test, {data['source']}"
-            f"{', verified' if data['verified'] else ', NOT verified'}), device {info['device']}{threads}{resumed}"))
-        if info.get("precision") == "bfloat16" or "train.amp is on but" in info.get("precision_reason", ""):
-            self.console.print(f"precision: {info['precision']} ({info['precision_reason']})")
-        for note in info.get("notes", ()):
+            f"model {config.model.name} ({info.params:,} params) on "
+            f"{data.get('dataset')} ({info.n_train:,} train / {info.n_test:,} test, {data.get('source')}"
+            f"{', verified' if data.get('verified') else ', NOT verified'}), device {info.device}{threads}{resumed}"))
+        if info.precision == "bfloat16" or "train.amp is on but" in info.precision_reason:
+            self.console.print(f"precision: {info.precision} ({info.precision_reason})")
+        for note in info.notes:
             self.console.print(note)
-        self.console.print(f"run folder: {info['run_dir']}")
+        self.console.print(f"run folder: {info.run_dir}")
         self.progress.start()
 
     def on_epoch_start(self, epoch: int, epochs: int, steps: int, start_step: int) -> None:
@@ -78,36 +78,36 @@ class RichReporter(Reporter):
             self.progress.update(self.task, status=f"loss {float(loss):.4f}  {rate:,.0f} img/s")
             self.shown = now
 
-    def on_log(self, record: dict) -> None:
-        if "loss_mean" in record:  # seed 003's running mean: "[1,  300] loss: 0.412"
-            self.console.print(f"[{record['epoch']},{record['batch'] + 1:5d}] loss: {record['loss_mean']:.3f}")
-        else:  # seed 000: "loss: 0.293846  [  0/938]"
-            self.console.print(f"loss: {record['loss']:>7f}  [{record['batch']:>3d}/{record['batches']:>3d}]")
+    def on_log(self, record: StepRecord) -> None:
+        if record.loss_mean is not None:  # the PyTorch course's running mean: "[1,  300] loss: 0.412"
+            self.console.print(f"[{record.epoch},{record.batch + 1:5d}] loss: {record.loss_mean:.3f}")
+        else:  # the torchvision quick start's "loss: 0.293846  [  0/938]"
+            self.console.print(f"loss: {record.loss:>7f}  [{record.batch:>3d}/{record.batches:>3d}]")
 
-    def on_epoch_end(self, record: dict) -> None:
-        if record.get("train_loss") is not None:  # seed 004's line: the epoch's mean training loss
-            self.console.print(f"Epoch {record['epoch']}/{self.epochs}, Loss: {record['train_loss']:.4f}")
-        if record.get("test_acc") is not None:
-            self.console.print(f"Test: \n Accuracy: {record['test_acc']:>0.1f}%, Avg loss: {record['test_loss']:>8f} \n")
-        if record.get("val_acc") is not None:
-            self.console.print(f"Val: Accuracy: {record['val_acc']:>0.1f}%, Avg loss: {record['val_loss']:>8f}")
+    def on_epoch_end(self, record: EvalRecord) -> None:
+        if record.train_loss is not None:  # the PyTorch course's line: the epoch's mean training loss
+            self.console.print(f"Epoch {record.epoch}/{self.epochs}, Loss: {record.train_loss:.4f}")
+        if record.test_acc is not None:
+            self.console.print(f"Test: \n Accuracy: {record.test_acc:>0.1f}%, Avg loss: {record.test_loss:>8f} \n")
+        if record.val_acc is not None:
+            self.console.print(f"Val: Accuracy: {record.val_acc:>0.1f}%, Avg loss: {record.val_loss:>8f}")
 
     def on_message(self, text: str) -> None:
         warn_fallback(text)
 
-    def on_end(self, summary: dict) -> None:
+    def on_end(self, summary: RunSummary) -> None:
         self.progress.stop()
-        acc = summary.get("final_test_acc")
-        timing = f"in {summary['train_seconds']:.1f} s ({summary['images_per_second'] or 0:,.0f} img/s)"
-        if summary.get("ended") == "max_steps":
-            what = f"stopped at step {summary['steps']} (--max-steps), {plural(summary['epochs'], 'epoch')} complete"
-        elif summary.get("ended") == "asked":
-            what = f"stopped early after {plural(summary['epochs'], 'epoch')}"
+        acc, epochs, steps = summary.final_test_acc, summary.epochs or 0, summary.steps or 0
+        timing = f"in {summary.train_seconds or 0:.1f} s ({summary.images_per_second or 0:,.0f} img/s)"
+        if summary.ended == "max_steps":
+            what = f"stopped at step {steps} (--max-steps), {plural(epochs, 'epoch')} complete"
+        elif summary.ended == "asked":
+            what = f"stopped early after {plural(epochs, 'epoch')}"
         else:
-            what = f"finished {plural(summary['epochs'], 'epoch')} / {plural(summary['steps'], 'step')}"
-        score = f"; test accuracy {acc:.2f}% (best {summary['best_test_acc']:.2f}%)" if acc is not None else ""
+            what = f"finished {plural(epochs, 'epoch')} / {plural(steps, 'step')}"
+        score = f"; test accuracy {acc:.2f}% (best {summary.best_test_acc:.2f}%)" if acc is not None else ""
         self.console.print(f"Done! {what} {timing}{score}")
-        self.console.print(f"summary: {summary['run_dir']}/summary.json")
+        self.console.print(f"summary: {summary.run_dir}/summary.json")
 
     def stop(self) -> None:
         self.progress.stop()

@@ -23,6 +23,7 @@ from digitlab.cli.console import (
 from digitlab.cli.progress import RichReporter
 from digitlab.errors import DigitlabError
 from digitlab.io import atomic_write, refuse_overwrite
+from digitlab.records import RunRow
 from digitlab.tables import predictions_csv
 
 X_HELP = "x axis: epochs, steps, or images (images seen = steps x batch size: compares runs of any batch size)."
@@ -176,11 +177,11 @@ def plot_cmd(
     out.print(f"wrote {path}")
 
 
-def print_runs_table(rows: list[dict], title: str = "", date: bool = False) -> None:
+def print_runs_table(rows: list[RunRow], title: str = "", date: bool = False) -> None:
     """The runs table. Run names are shown whole (the column never shrinks below the longest name; a name wider than
     the terminal folds onto a second line rather than being cut), so two long names that differ at the end stay
     distinguishable."""
-    longest = max((len(str(r["run"])) for r in rows), default=3)
+    longest = max((len(r.run) for r in rows), default=3)
     table = Table(title=title or None)
     table.add_column("run", min_width=min(longest, 80), overflow="fold")
     for name in ("status", "recipe", "model", "params", "epochs", "best acc", "final acc", "final loss", "train s",
@@ -189,11 +190,11 @@ def print_runs_table(rows: list[dict], title: str = "", date: bool = False) -> N
     if date:
         table.add_column("date", no_wrap=True)
     for r in rows:
-        data = r["data"] + (" (SAMPLE)" if r["fallback"] else "")
-        cells = [r["run"], r["status"], r["recipe"], r["model"], fmt(r["params"], ","), fmt(r["epochs"]),
-                 fmt(r["best_test_acc"], ".2f"), fmt(r["final_test_acc"], ".2f"), fmt(r["final_test_loss"], ".4f"),
-                 fmt(r["train_seconds"], ".1f"), fmt(r["images_per_second"], ",.0f"), data]
-        table.add_row(*cells, *([r.get("date") or "-"] if date else []))
+        data = r.data + (" (SAMPLE)" if r.fallback else "")
+        cells = [r.run, r.status, r.recipe, r.model, fmt(r.params, ","), fmt(r.epochs), fmt(r.best_test_acc, ".2f"),
+                 fmt(r.final_test_acc, ".2f"), fmt(r.final_test_loss, ".4f"), fmt(r.train_seconds, ".1f"),
+                 fmt(r.images_per_second, ",.0f"), data]
+        table.add_row(*cells, *([r.date or "-"] if date else []))
     out.print(table)
 
 
@@ -233,7 +234,7 @@ def compare_cmd(
             reporter.stop()
     rows = compare_runs(folders, plot_out, x=x)
     if as_json:
-        print_json(rows)
+        print_json([r.to_json() for r in rows])
     elif as_csv:
         typer.echo(runs_csv(rows), nl=False)
     else:
@@ -261,7 +262,7 @@ def runs_cmd(
         return
     rows = list_runs(root)
     if as_json:
-        print_json(rows)
+        print_json([r.to_json() for r in rows])
         return
     if not rows:
         out.print("no runs yet: `digitlab train` makes one")

@@ -56,9 +56,9 @@ class SweepProgress(SweepEvents):
     def on_trial_start(self, number: int, params: dict, run_dir: Path) -> None:
         self.progress.update(self.task, status=self._best_text() + f"  trial {number}: {_params_text(params)}")
 
-    def on_epoch(self, number: int, record: dict) -> None:
-        self.progress.update(self.task, status=self._best_text() + f"  trial {number} epoch {record['epoch']}: "
-                             f"{self.metric} {_value(record.get(self.metric), self.metric)}")
+    def on_epoch(self, number: int, record) -> None:  # a records.EvalRecord
+        self.progress.update(self.task, status=self._best_text() + f"  trial {number} epoch {record.epoch}: "
+                             f"{self.metric} {_value(getattr(record, self.metric, None), self.metric)}")
 
     def on_trial_end(self, trial) -> None:
         from digitlab.sweep.report import row_for

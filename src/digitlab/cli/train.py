@@ -92,5 +92,5 @@ def train_cmd(
             summary = train(config, name=name, run_dir=run_dir, reporter=reporter, progress=update)
     finally:
         reporter.stop()
-    if as_json and summary.get("rank", 0) == 0:  # under torchrun only rank 0 reports
-        print_json(summary)
+    if as_json and summary.rank == 0:  # under torchrun only rank 0 reports
+        print_json(summary.to_json())

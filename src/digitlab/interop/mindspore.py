@@ -28,6 +28,7 @@ from digitlab.interop.ckpt import read_ckpt, write_ckpt  # noqa: F401 (write_ckp
 from digitlab.interop.counterparts import COUNTERPARTS
 from digitlab.io import atomic_write, write_json
 from digitlab.models import get_model, model_spec
+from digitlab.records import ImportSummary
 
 # MindSpore wraps networks in cells whose names prefix the parameters (WithLossCell, TrainOneStepCell, ...)
 PREFIXES = ("network.", "_backbone.", "backbone.", "net.", "model.")
@@ -83,9 +84,9 @@ def infer_model(params: dict[str, np.ndarray], path: str | os.PathLike = "checkp
                           f"pass --model to see exactly which names are missing")
 
 
-def import_checkpoint(path: str | os.PathLike, model_name: str | None, out: str | os.PathLike) -> dict:
-    """Make a run folder from a MindSpore checkpoint; eval, predict and serve accept it. Returns a report. With
-    model_name None the model is inferred from the parameter names (summary["model_inferred"] is then True)."""
+def import_checkpoint(path: str | os.PathLike, model_name: str | None, out: str | os.PathLike) -> ImportSummary:
+    """Make a run folder from a MindSpore checkpoint; eval, predict and serve accept it. Returns its summary.json.
+    With model_name None the model is inferred from the parameter names (model_inferred is then True)."""
     if model_name is not None and model_name not in RECIPE_FOR_MODEL:
         raise ConfigError(f"--model {model_name}: importable models are {', '.join(RECIPE_FOR_MODEL)}")
     params = read_ckpt(path)
@@ -124,10 +125,10 @@ def import_checkpoint(path: str | os.PathLike, model_name: str | None, out: str 
     atomic_write(folder / "config.toml", cfgmod.dumps(config))
     for name in ("last.safetensors", "best.safetensors"):
         save_weights(folder / "checkpoints" / name, model, info)
-    summary = {"run": folder.name, "run_dir": str(folder), "status": "imported", "recipe": config.recipe,
-               "model": model_name, "model_inferred": inferred, "params": sum(p.numel() for p in model.parameters()),
-               "imported_from": str(path), "mapped": report.mapped, "unmapped": report.unmapped,
-               "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
-    write_json(folder / "summary.json", summary)
+    summary = ImportSummary(run=folder.name, run_dir=str(folder), recipe=config.recipe, model=model_name,
+                            model_inferred=inferred, params=sum(p.numel() for p in model.parameters()),
+                            imported_from=str(path), mapped=list(report.mapped), unmapped=list(report.unmapped),
+                            finished_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
+    write_json(folder / "summary.json", summary.to_json())
     runs.set_status(folder, "imported", recipe=config.recipe, model=model_name)
     return summary

@@ -15,6 +15,7 @@ import json
 import digitlab
 from digitlab.config import with_overrides
 from digitlab.lessons.base import Board
+from digitlab.records import EvalRecord, RunStart, StepRecord
 from digitlab.training.report import Reporter
 
 
@@ -24,20 +25,20 @@ class CourseLines(Reporter):
     def __init__(self, board: Board) -> None:
         self.p = board.print
 
-    def on_start(self, info: dict) -> None:
-        self.p(f"model {info['config'].model.name} ({info['params']:,} parameters) on {info['data']['dataset']} "
-               f"({info['n_train']:,} train / {info['n_test']:,} test), device {info['device']}")
-        self.p(f"run folder: {info['run_dir']}")
+    def on_start(self, info: RunStart) -> None:
+        self.p(f"model {info.config.model.name} ({info.params:,} parameters) on {info.data.get('dataset')} "
+               f"({info.n_train:,} train / {info.n_test:,} test), device {info.device}")
+        self.p(f"run folder: {info.run_dir}")
 
-    def on_log(self, record: dict) -> None:
-        # The course prints the mean loss of the last 300 batches at batch 300, 600, ... ("loss_mean" when the
-        # recipe logs that way); otherwise the loss of the batch at the log point. record["batch"] is 0-based.
-        loss = record.get("loss_mean", record["loss"])
-        self.p("[%d,%5d] loss: %.3f" % (record["epoch"], record["batch"] + 1, loss))  # noqa: UP031  (the course's format)
+    def on_log(self, record: StepRecord) -> None:
+        # The course prints the mean loss of the last 300 batches at batch 300, 600, ... (loss_mean when the
+        # recipe logs that way); otherwise the loss of the batch at the log point. record.batch is 0-based.
+        loss = record.loss_mean if record.loss_mean is not None else record.loss
+        self.p("[%d,%5d] loss: %.3f" % (record.epoch, record.batch + 1, loss))  # noqa: UP031  (the course's format)
 
-    def on_epoch_end(self, record: dict) -> None:
-        if record.get("test_acc") is not None:
-            self.p(f"{record['test_acc']}")  # the course's print(f"{100 * correct / total}")
+    def on_epoch_end(self, record: EvalRecord) -> None:
+        if record.test_acc is not None:
+            self.p(f"{record.test_acc}")  # the course's print(f"{100 * correct / total}")
 
     def on_message(self, text: str) -> None:
         self.p(f"WARNING: {text}")
@@ -57,14 +58,14 @@ def _run_recipe(board: Board, recipe: str, epochs: int | None, max_steps: int | 
                 f"batch {config.train.batch_size}, {config.train.epochs} epochs"
                 + (f", at most {config.train.max_steps} steps" if config.train.max_steps else ""))
     summary = digitlab.train(config, reporter=CourseLines(board))
-    board.print(f"test accuracy {summary['final_test_acc']}% (best {summary['best_test_acc']}%) after "
-                f"{summary['epochs']} epochs / {summary['steps']} steps in {summary['train_seconds']:.1f} s")
-    board.print(f"next: digitlab eval {summary['run_dir']}   (or predict / compare / serve)")
-    loss_png = f"{summary['run_dir']}/loss.png"
+    board.print(f"test accuracy {summary.final_test_acc}% (best {summary.best_test_acc}%) after "
+                f"{summary.epochs} epochs / {summary.steps} steps in {summary.train_seconds:.1f} s")
+    board.print(f"next: digitlab eval {summary.run_dir}   (or predict / compare / serve)")
+    loss_png = f"{summary.run_dir}/loss.png"
     board.files.append(loss_png)
-    return {"recipe": recipe, "run_dir": str(summary["run_dir"]), "final_test_acc": summary["final_test_acc"],
-            "best_test_acc": summary["best_test_acc"], "epochs": summary["epochs"], "steps": summary["steps"],
-            "train_seconds": summary["train_seconds"]}
+    return {"recipe": recipe, "run_dir": summary.run_dir, "final_test_acc": summary.final_test_acc,
+            "best_test_acc": summary.best_test_acc, "epochs": summary.epochs, "steps": summary.steps,
+            "train_seconds": summary.train_seconds}
 
 
 def run_mlp(board: Board, epochs: int | None = None, max_steps: int | None = None, limit: int | None = None,

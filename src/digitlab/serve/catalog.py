@@ -37,7 +37,7 @@ def public(value: Any, root: Path) -> Any:
 def _row(folder: Path, root: Path) -> dict:
     try:
         # trusted: false for a run whose model is code not on this user's trust list (answered 409 until trusted)
-        return {**public(runs.run_row(folder), root), "trusted": not runs_untrusted_code(folder)}
+        return {**public(runs.run_row(folder).to_json(), root), "trusted": not runs_untrusted_code(folder)}
     except Exception as exc:  # noqa: BLE001 - one damaged run must not hide the others; say what failed
         reason = scrub_paths(str(exc).splitlines()[0] if str(exc) else "", root)[:200]
         return {"run": folder.name, "error": f"cannot read this run ({type(exc).__name__}{': ' + reason if reason else ''})"}

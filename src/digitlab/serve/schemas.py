@@ -46,13 +46,28 @@ class Health(BaseModel):
 
 
 class RunRow(BaseModel):
-    """One run as the runs table shows it (status, recipe, model, params, epochs, best_test_acc, final_test_acc, ...,
-    as `digitlab runs --json` gives them, paths left out); `error` instead when the folder cannot be read. Only the
-    keys every row has are typed: a damaged run folder's values are reported as they are, never a 500."""
+    """One run as the runs table shows it (digitlab.records.RunRow, as `digitlab runs --json` gives it, paths left
+    out); only `run` and `error` when the folder cannot be read. The record reads every value by its type, so a
+    damaged run folder's odd values arrive here as null, never a 500."""
 
     model_config = ConfigDict(extra="allow")
 
     run: str
+    status: str | None = Field(None, description="running | finished | stopped | failed | interrupted | imported")
+    recipe: str | None = None
+    model: str | None = None
+    params: int | None = None
+    epochs: int | None = None
+    best_test_acc: float | None = Field(None, description="percent")
+    final_test_acc: float | None = Field(None, description="percent")
+    final_test_loss: float | None = None
+    final_train_loss: float | None = None
+    train_seconds: float | None = None
+    images_per_second: float | None = None
+    data: str | None = Field(None, description="the dataset's name")
+    data_source: str | None = None
+    fallback: bool | None = Field(None, description="true: the offline sample stood in for the data asked for")
+    date: str | None = None
     trusted: bool | None = Field(None, description="false: its model is code not on this user's trust list (409 "
                                                      "until `digitlab trust RUN`)")
     error: str | None = None

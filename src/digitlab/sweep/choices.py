@@ -14,7 +14,7 @@ from digitlab.sweep.params import Param, SweepSpec
 
 @dataclass(frozen=True)
 class Metric:
-    record_key: str  # the key in a per-epoch metrics.jsonl record
+    record_key: str  # the field of an epoch's records.EvalRecord that holds it
     direction: str  # "maximize" | "minimize"
 
     def best(self, values: list[float]) -> float:

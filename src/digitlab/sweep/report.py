@@ -90,10 +90,10 @@ def _sort_key(row: TrialRow, sign: float) -> tuple:
 
 def test_acc_at_best_epoch(run_dir: Path, epoch: int | None) -> float | None:
     """The test accuracy the run logged at `epoch` (the one its validation score chose)."""
-    records = [r for r in MetricsLog.read(run_dir / "metrics.jsonl") if r.get("kind") == "epoch"]
+    records = [r for r in MetricsLog.read(run_dir / "metrics.jsonl") if r.kind == "epoch"]
     for r in records:
-        if r.get("epoch") == epoch:
-            return r.get("test_acc")
+        if r.epoch == epoch:
+            return r.test_acc
     return None
 
 

@@ -31,6 +31,7 @@ from digitlab import config as cfgmod
 from digitlab import io, paths
 from digitlab.config import Config
 from digitlab.errors import ConfigError, TrainingError, TrainingInterrupted
+from digitlab.records import EvalRecord
 from digitlab.sweep.choices import METRICS, PRUNERS, SAMPLERS, Metric, check_spec, target_trials
 from digitlab.sweep.params import Param, SweepSpec, apply_all
 from digitlab.sweep.storage import StudyLock, open_storage, redact, require_optuna, storage_url  # noqa: F401
@@ -207,7 +208,7 @@ class SweepEvents:
     def on_message(self, text: str) -> None: ...
     def on_data_fallback(self, text: str) -> None: ...  # the offline sample stands in for the data asked for
     def on_trial_start(self, number: int, params: dict, run_dir: Path) -> None: ...
-    def on_epoch(self, number: int, record: dict) -> None: ...
+    def on_epoch(self, number: int, record: EvalRecord) -> None: ...
     def on_trial_end(self, trial) -> None: ...  # an optuna FrozenTrial
 
 
@@ -219,13 +220,13 @@ class TrialReporter(Reporter):
         self.scores: list[tuple[int, float]] = []  # (epoch, score)
         self.pruned = False
 
-    def on_epoch_end(self, record: dict) -> None:
-        score = record.get(self.metric.record_key)
+    def on_epoch_end(self, record: EvalRecord) -> None:
+        score = getattr(record, self.metric.record_key)
         if score is None:
             raise ConfigError(f"trial {self.trial.number}: the epoch record has no {self.metric.record_key}; "
                               "a sweep needs data.val_size > 0")
-        self.scores.append((record["epoch"], float(score)))
-        self.trial.report(float(score), step=record["epoch"])
+        self.scores.append((record.epoch, float(score)))
+        self.trial.report(float(score), step=record.epoch)
         self.events.on_epoch(self.trial.number, record)
 
     def should_stop(self) -> bool:
@@ -302,7 +303,7 @@ def _work(sweep_dir: Path, spec: SweepSpec, base: Config, lock: StudyLock, event
         except TrainingError as exc:  # diverged (NaN loss): a bad region, pruned so samplers learn to avoid it
             trial.set_user_attr("outcome", f"diverged: {str(exc)[:200]}")
             raise optuna.TrialPruned() from None
-        trial.set_user_attr("train_seconds", summary.get("train_seconds"))
+        trial.set_user_attr("train_seconds", summary.train_seconds)
         trial.set_user_attr("epochs", len(reporter.scores))
         if reporter.pruned:
             trial.set_user_attr("outcome", f"pruned after epoch {reporter.scores[-1][0]}")

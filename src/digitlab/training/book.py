@@ -1,14 +1,15 @@
 """Run bookkeeping: what a training session writes into its run folder, and the summary it ends with.
 
     RunBook(run_dir, config, preprocessing, ddp, output, code)
-      .log(record)                metrics.jsonl (+ TensorBoard) and the in-memory history the summary is built from
+      .log(record)                a StepRecord / EvalRecord (records.py) to metrics.jsonl (+ TensorBoard) and the
+                                  in-memory history the summary is built from
       .save_weights / .save_resume  checkpoints/last|best|resume.safetensors, each with its CheckpointInfo
       .resume_history(step)       the records of a run being resumed, cut to what its checkpoint holds
       .step_loss(loss)            every step's loss, kept on the device and appended to losses.f32 at each
                                   checkpoint (float32, entry i = step i + 1), whatever log_every is
       .first_nonfinite()          the first step whose loss was NaN/inf, from those same losses (read at logging
                                   points only, so the loop adds no per-step check)
-      .summary(session, ended)    summary.json's content, built from the history (metrics.jsonl is not re-read)
+      .summary(session, ended)    the RunSummary (summary.json), built from the history (metrics.jsonl is not re-read)
 
 Only rank 0 writes under torchrun; the other ranks' books write nothing.
 """
@@ -28,6 +29,7 @@ from digitlab.config import Config
 from digitlab.contract import CheckpointInfo, Preprocessing, UserCode
 from digitlab.distributed import Dist
 from digitlab.models import count_parameters
+from digitlab.records import EvalRecord, Record, RunSummary
 from digitlab.training import finetune
 
 
@@ -44,7 +46,7 @@ class Session(Protocol):
     device: torch.device
     precision: Any  # device.Precision
 
-    def update_info(self) -> dict: ...
+    def update_info(self) -> Any: ...  # setup.Update: how, reason
 
 CHECKPOINTS = ("best.safetensors", "last.safetensors", "resume.safetensors")
 
@@ -61,7 +63,7 @@ class RunBook:
         self.output, self.code = output, code  # the model's output kind; the user's code every checkpoint carries
         self.writes = ddp.is_main
         self.ckpt_dir = run_dir / "checkpoints"
-        self.history: list[dict] = []  # every record of the run, oldest first (also those before a resume)
+        self.history: list[Record] = []  # every record of the run, oldest first (also those before a resume)
         self._pending = steplosses.PendingLosses()  # steps not yet in losses.f32, on the device (every rank keeps them)
         self._checked = 0  # how many of _pending have been checked for NaN/inf
         self._flushed = 0  # steps before _pending[0] (already in losses.f32, or held by the resumed checkpoint)
@@ -79,8 +81,8 @@ class RunBook:
         path = self.run_dir / "metrics.jsonl"
         if self.writes:
             runs.MetricsLog.truncate_after(path, step, epochs_done)
-        self.history = [r for r in runs.MetricsLog.read(path) if r.get("step", 0) <= step
-                        and (r.get("kind") != "epoch" or r.get("epoch", 0) <= epochs_done)]
+        self.history = [r for r in runs.MetricsLog.read(path) if r.step <= step
+                        and (r.kind != "epoch" or r.epoch <= epochs_done)]
         if self.writes:
             steplosses.truncate_step_losses(self.run_dir, step)
         self._flushed = step
@@ -110,13 +112,13 @@ class RunBook:
             self._pending.clear()
             self._checked = 0
 
-    def log(self, record: dict) -> None:
+    def log(self, record: Record) -> None:
         self.history.append(record)
         self._log.write(record)
-        if self._tb and record.get("kind") == "step":
+        if self._tb and record.kind == "step":
             self._tb.step(record)
 
-    def tensorboard_epoch(self, record: dict, s: Session) -> None:
+    def tensorboard_epoch(self, record: EvalRecord, s: Session) -> None:
         if self._tb:
             self._tb.epoch(record, s.model, s.data.test, self.preprocessing)
 
@@ -151,49 +153,50 @@ class RunBook:
         return ", ".join(name for name in CHECKPOINTS if (self.ckpt_dir / name).exists())
 
     # ---------------------------------------------------------------------------------------- the end
-    def summary(self, s: Session, ended: str) -> dict:
+    def summary(self, s: Session, ended: str) -> RunSummary:
         """summary.json: status, accuracies, timing, provenance. ended: why fit() returned."""
-        evaluated = [r for r in self.history if r.get("kind") in ("epoch", "stop") and r.get("test_acc") is not None]
-        epochs = [r for r in self.history if r.get("kind") == "epoch"]
-        last = evaluated[-1] if evaluated else {}
-        state, data = s.state, s.data
-        return {
-            "run": self.run_dir.name,
-            "run_dir": str(self.run_dir),
-            "status": "finished" if ended in ("done", "target") else "stopped",
-            "ended": ended,
-            "recipe": self.config.recipe,
-            "model": self.config.model.name,
-            **({"model_code": {"file": self.code.file, "name": self.code.attr, "sha256": self.code.sha256,
-                               "args": dict(self.code.args), **({"missing": self.code.missing} if self.code.missing
-                                                                 else {})}} if self.code else {}),
-            "params": count_parameters(s.model),
-            "final_test_acc": last.get("test_acc"),
-            "best_test_acc": max((r["test_acc"] for r in evaluated), default=None),
-            "final_test_loss": last.get("test_loss"),
-            "final_val_acc": last.get("val_acc"),
-            "final_train_loss": epochs[-1].get("train_loss") if epochs else None,
-            "best_epoch": state.best_epoch,
-            "best_chosen_on": "val" if data.val is not None else "test",
-            "reached_target": last.get("reached_target"),
-            "epochs": state.epoch,
-            "steps": state.global_step,
-            "train_seconds": round(state.train_seconds, 3),
-            "images_per_second": round(state.images_seen / state.step_seconds, 1) if state.step_seconds else None,
-            "device": str(s.device),
-            "threads": torch.get_num_threads(),
-            **s.precision.as_dict(),  # precision (bfloat16 | float32) and precision_reason
-            **s.update_info(),  # update (in backward | after backward) and update_reason
-            "seed": self.config.train.seed,
-            "batch_size": self.config.train.batch_size,
-            "optimizer": self.config.optim.name,
-            "lr": self.config.optim.lr,
-            "data": data.dataset.provenance(),
-            "init_from": finetune.recorded(self.run_dir),
-            "data_verified": data.dataset.verified,
-            "n_train": len(data.train.labels),
-            "n_test": len(data.test.labels),
-            "world_size": s.ddp.world_size,
-            "versions": versions(),
-            "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        }
+        evaluated = [r for r in self.history if isinstance(r, EvalRecord) and r.test_acc is not None]
+        epochs = [r for r in self.history if r.kind == "epoch"]
+        last = evaluated[-1] if evaluated else EvalRecord()
+        state, data, code = s.state, s.data, self.code
+        return RunSummary(
+            run=self.run_dir.name,
+            run_dir=str(self.run_dir),
+            status="finished" if ended in ("done", "target") else "stopped",
+            ended=ended,
+            recipe=self.config.recipe,
+            model=self.config.model.name,
+            model_code={"file": code.file, "name": code.attr, "sha256": code.sha256, "args": dict(code.args),
+                        **({"missing": code.missing} if code.missing else {})} if code else None,
+            params=count_parameters(s.model),
+            final_test_acc=last.test_acc,
+            best_test_acc=max((r.test_acc for r in evaluated), default=None),
+            final_test_loss=last.test_loss,
+            final_val_acc=last.val_acc,
+            final_train_loss=epochs[-1].train_loss if epochs else None,
+            best_epoch=state.best_epoch,
+            best_chosen_on="val" if data.val is not None else "test",
+            reached_target=last.reached_target,
+            epochs=state.epoch,
+            steps=state.global_step,
+            train_seconds=round(state.train_seconds, 3),
+            images_per_second=round(state.images_seen / state.step_seconds, 1) if state.step_seconds else None,
+            device=str(s.device),
+            threads=torch.get_num_threads(),
+            precision=s.precision.dtype,
+            precision_reason=s.precision.reason,
+            update=s.update_info().how,
+            update_reason=s.update_info().reason,
+            seed=self.config.train.seed,
+            batch_size=self.config.train.batch_size,
+            optimizer=self.config.optim.name,
+            lr=self.config.optim.lr,
+            data=data.dataset.provenance(),
+            init_from=finetune.recorded(self.run_dir),
+            data_verified=data.dataset.verified,
+            n_train=len(data.train.labels),
+            n_test=len(data.test.labels),
+            world_size=s.ddp.world_size,
+            versions=versions(),
+            finished_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        )

@@ -1,7 +1,7 @@
 """Training's two entry points: a new run, or an old one continued exactly where its last checkpoint left it.
 
-    train(config) -> summary        a new run in runs/<name>/
-    resume(run_dir) -> summary      continue from checkpoints/resume.safetensors
+    train(config) -> RunSummary     a new run in runs/<name>/
+    resume(run_dir) -> RunSummary   continue from checkpoints/resume.safetensors
 
 Both check the config, prepare the data (rank 0 first under torchrun), open a Session (training/setup.py), run the
 loop (training/loop.py) and close the run: status in run.json, summary.json, loss.png. Progress goes to a Reporter.
@@ -24,6 +24,7 @@ from digitlab.device import apply_threads, pick_device
 from digitlab.errors import CheckpointError, ConfigError, DigitlabNote, TrainingError, TrainingInterrupted
 from digitlab.io import atomic_write, write_json
 from digitlab.models import build, count_parameters, trust, user
+from digitlab.records import RunStart, RunSummary
 from digitlab.training import finetune, loop
 from digitlab.training.inbackward import check_opt_in
 from digitlab.training.report import Reporter
@@ -39,16 +40,18 @@ from digitlab.training.setup import (
 )
 
 
-def _start_info(s: Session) -> dict:
-    return {"run_dir": str(s.run_dir), "config": s.config, "device": str(s.device), "params": count_parameters(s.model),
-            "data": s.data.dataset.provenance(), "threads": torch.get_num_threads(), **s.precision.as_dict(),
-            **s.update_info(), "n_train": len(s.data.train.labels), "n_test": len(s.data.test.labels),
-            **({"resumed_at": s.resumed_at} if s.resumed_at is not None else {}),
-            "notes": [f"data split: {split}" for split in [s.data.dataset.extra.get("split")] if split]
-            + ([s.data.dataset.notice] if s.data.dataset.notice else []) + s.notes}
+def _start_info(s: Session) -> RunStart:
+    split = s.data.dataset.extra.get("split")
+    update = s.update_info()
+    return RunStart(run_dir=str(s.run_dir), config=s.config, device=str(s.device), params=count_parameters(s.model),
+                    data=s.data.dataset.provenance(), threads=torch.get_num_threads(), precision=s.precision.dtype,
+                    precision_reason=s.precision.reason, update=update.how, update_reason=update.reason,
+                    n_train=len(s.data.train.labels), n_test=len(s.data.test.labels), resumed_at=s.resumed_at,
+                    notes=tuple([f"data split: {split}"] if split else [])
+                    + ((s.data.dataset.notice,) if s.data.dataset.notice else ()) + tuple(s.notes))
 
 
-def _run(s: Session, reporter: Reporter) -> dict:
+def _run(s: Session, reporter: Reporter) -> RunSummary:
     """Run the loop and close the run: status, summary.json, loss.png. Only rank 0 writes."""
     main = s.ddp.is_main
     broken = False  # the process group lost a peer: leave it without the closing barrier
@@ -92,23 +95,23 @@ def _run(s: Session, reporter: Reporter) -> dict:
         s.book.close()
         distributed.cleanup(s.ddp, broken)
     if not main:
-        return {"run_dir": str(s.run_dir), "rank": s.ddp.rank, "steps": s.state.global_step}
+        return RunSummary(run=s.run_dir.name, run_dir=str(s.run_dir), rank=s.ddp.rank, steps=s.state.global_step)
     summary = s.book.summary(s, ended)
-    write_json(s.run_dir / "summary.json", summary)
+    write_json(s.run_dir / "summary.json", summary.to_json())
     with contextlib.suppress(Exception):  # a plot is a convenience; its failure must not lose the run
         from digitlab.curves import loss_curves, with_every_step
 
         if s.config.train.loss_plot:
             records = with_every_step(s.book.history, steplosses.read_step_losses(s.run_dir))
             loss_curves(records, s.run_dir / "loss.png", title=f"{s.run_dir.name} ({s.config.model.name})")
-    runs.set_status(s.run_dir, summary["status"], step=s.state.global_step)
+    runs.set_status(s.run_dir, summary.status, step=s.state.global_step)
     reporter.on_end(summary)
     return summary
 
 
 def train(config: Config, name: str | None = None, run_dir: str | Path | None = None, reporter: Reporter | None = None,
-          dataset: Dataset | None = None, progress=None, model=None) -> dict:
-    """Train a model from a config into a new run folder; returns the summary (as summary.json).
+          dataset: Dataset | None = None, progress=None, model=None) -> RunSummary:
+    """Train a model from a config into a new run folder; returns its summary (summary.json's RunSummary).
 
     model: your own network as a class or factory (else the config's model.name: a registry name or
     "FILE.py:Name"); its source file is recorded in every checkpoint when Python can find it."""
@@ -159,7 +162,7 @@ def train(config: Config, name: str | None = None, run_dir: str | Path | None = 
 
 
 def resume(run_dir: str | Path, overrides: list[str] | None = None, reporter: Reporter | None = None,
-           progress=None, values: dict | None = None) -> dict:
+           progress=None, values: dict | None = None) -> RunSummary:
     """Continue a run from checkpoints/resume.safetensors; only RESUME_OVERRIDABLE settings may change, as
     `--set`-style overrides or typed values by "section.key" (None = unchanged)."""
     ddp = distributed.from_env()

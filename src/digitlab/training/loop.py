@@ -14,6 +14,7 @@ from __future__ import annotations
 import signal
 import threading
 import time
+from dataclasses import replace
 
 import torch
 import torch.nn as nn
@@ -21,6 +22,7 @@ import torch.nn as nn
 from digitlab.device import synchronize
 from digitlab.errors import TrainingError, TrainingInterrupted
 from digitlab.metrics import quick_eval
+from digitlab.records import EvalRecord, StepRecord
 from digitlab.training.report import Reporter
 from digitlab.training.setup import Session
 
@@ -115,12 +117,13 @@ def run_epoch(s: Session, reporter: Reporter, stop: StopFlag) -> bool:
         if (batch + 1) % tc.log_every == 0 if running_mean else batch % tc.log_every == 0:
             check_finite(s)
             now = time.perf_counter()
-            record = {"kind": "step", "step": state.global_step, "epoch": state.epoch + 1, "batch": batch,
-                      "batches": steps, "loss": loss.item(), "lr": s.optimizer.param_groups[0]["lr"],
-                      "images_per_second": state.images_seen / max(state.step_seconds + now - t0, 1e-9)}
-            if running_mean:  # seed 003: the mean of the last log_every batch losses
-                record["loss_mean"] = window.item() / tc.log_every
+            loss_mean = None
+            if running_mean:  # the PyTorch course's format: the mean of the last log_every batch losses
+                loss_mean = window.item() / tc.log_every
                 window.zero_()
+            record = StepRecord(step=state.global_step, epoch=state.epoch + 1, batch=batch, batches=steps,
+                                loss=loss.item(), lr=s.optimizer.param_groups[0]["lr"], loss_mean=loss_mean,
+                                images_per_second=state.images_seen / max(state.step_seconds + now - t0, 1e-9))
             s.book.log(record)
             reporter.on_log(record)
         if tc.ckpt_every and state.global_step % tc.ckpt_every == 0:
@@ -137,53 +140,52 @@ def run_epoch(s: Session, reporter: Reporter, stop: StopFlag) -> bool:
     return state.step_in_epoch >= steps
 
 
-def evaluate_now(s: Session, kind: str) -> dict:
+def evaluate_now(s: Session, kind: str) -> EvalRecord:
     """Test (and validation) accuracy and loss at this point, as a metrics record of `kind` ("epoch" or "stop")."""
     t0 = time.perf_counter()
-    record: dict = {"kind": kind, "epoch": s.state.epoch + 1, "step": s.state.global_step}
     out_kind, tta, background = s.output_kind, s.config.train.tta, s.data.preprocessing.background
     acc, loss = quick_eval(s.model, s.data.test, out_kind, tta, background)
-    record.update(test_acc=acc, test_loss=loss)
+    record = EvalRecord(kind=kind, epoch=s.state.epoch + 1, step=s.state.global_step, test_acc=acc, test_loss=loss)
     if s.data.val is not None:
         vacc, vloss = quick_eval(s.model, s.data.val, out_kind, tta, background)
-        record.update(val_acc=vacc, val_loss=vloss)
+        record = replace(record, val_acc=vacc, val_loss=vloss)
     synchronize(s.device)
     s.state.train_seconds += time.perf_counter() - t0
     s.model.train()
     return record
 
 
-def end_epoch(s: Session, reporter: Reporter) -> dict:
+def end_epoch(s: Session, reporter: Reporter) -> EvalRecord:
     """Evaluate, log the epoch's record, then write best/last/resume checkpoints; returns the record."""
     tc, state = s.config.train, s.state
     if tc.eval_every_epoch or state.epoch == tc.epochs - 1:
         record = evaluate_now(s, "epoch")
     else:
-        record = {"kind": "epoch", "epoch": state.epoch + 1, "step": state.global_step}
+        record = EvalRecord(kind="epoch", epoch=state.epoch + 1, step=state.global_step)
     # mean training loss over the samples this process trained on in the epoch (since the resume, if resumed)
-    record.update(train_loss=round(s.epoch_loss_sum / max(s.epoch_samples, 1), 6), train_seconds=state.train_seconds,
-                  lr=s.optimizer.param_groups[0]["lr"])
+    record = replace(record, train_loss=round(s.epoch_loss_sum / max(s.epoch_samples, 1), 6),
+                     train_seconds=state.train_seconds, lr=s.optimizer.param_groups[0]["lr"])
     s.epoch_loss_sum, s.epoch_samples = 0.0, 0
-    if tc.target_acc and (record.get("test_acc") or 0) >= tc.target_acc:
-        record["reached_target"] = tc.target_acc
+    if tc.target_acc and (record.test_acc or 0) >= tc.target_acc:
+        record = replace(record, reached_target=tc.target_acc)
     state.epoch, state.step_in_epoch = state.epoch + 1, 0
-    score = record.get("val_acc", record.get("test_acc"))
+    score = record.score()
     is_best = score is not None and score > state.best_acc
     if is_best:
         state.best_acc, state.best_epoch = score, state.epoch
     s.book.log(record)  # the record first: a kill after it but before the checkpoints replays the epoch on resume
-    s.book.save_weights(s, record.get("test_acc"), best=is_best)
+    s.book.save_weights(s, record.test_acc, best=is_best)
     s.book.save_resume(s)
     s.book.tensorboard_epoch(record, s)
     reporter.on_epoch_end(record)
     return record
 
 
-def end_early(s: Session, reporter: Reporter) -> dict:
+def end_early(s: Session, reporter: Reporter) -> EvalRecord:
     """A run stopped inside an epoch (--max-steps): evaluate there, keep its weights as last.safetensors."""
     record = evaluate_now(s, "stop")
     s.book.log(record)
-    s.book.save_weights(s, record.get("test_acc"), best=False)
+    s.book.save_weights(s, record.test_acc, best=False)
     s.book.save_resume(s)
     reporter.on_epoch_end(record)
     return record
@@ -202,7 +204,7 @@ def fit(s: Session, reporter: Reporter) -> str:
                 end_early(s, reporter)
                 return "max_steps"
             record = end_epoch(s, reporter)
-            if record.get("reached_target"):
+            if record.reached_target is not None:
                 return "target"
             if reporter.should_stop():
                 return "asked"

@@ -198,6 +198,14 @@ def prepare_shared(config: Config, device: torch.device, ddp: distributed.Dist, 
 
 
 # ------------------------------------------------------------------------------------------------ session
+@dataclass(frozen=True)
+class Update:
+    """How a run's optimizer updates run: "in backward" (train.update_in_backward) or "after backward", and why."""
+
+    how: str
+    reason: str
+
+
 @dataclass
 class State:
     """Where the loop is; saved in every resume checkpoint."""
@@ -244,11 +252,11 @@ class Session:
         """The optimizer train_step must step: None when its updates already ran in backward."""
         return None if self.in_backward is not None and self.in_backward.active else self.optimizer
 
-    def update_info(self) -> dict:
+    def update_info(self) -> Update:
         """How the optimizer's updates ran, for the run's start info and summary.json."""
         if self.in_backward is not None:
-            return {"update": "in backward", "update_reason": "each parameter's SGD update as its gradient is ready"}
-        return {"update": "after backward", "update_reason": self.in_backward_reason}
+            return Update("in backward", "each parameter's SGD update as its gradient is ready")
+        return Update("after backward", self.in_backward_reason)
 
 
 def _wrap(model: nn.Module, config: Config, device: torch.device, ddp: distributed.Dist, data: Prepared) -> nn.Module:

@@ -10,6 +10,7 @@ import torch
 from digitlab.contract import Preprocessing
 from digitlab.data.loader import TensorLoader
 from digitlab.errors import ConfigError
+from digitlab.records import EvalRecord, StepRecord
 
 
 class TensorBoardLog:
@@ -20,15 +21,16 @@ class TensorBoardLog:
             raise ConfigError("--tensorboard needs the tensorboard package: pip install 'digitlab[tensorboard]'") from None
         self.writer = SummaryWriter(log_dir=str(run_dir / "tb"))
 
-    def step(self, record: dict) -> None:
-        self.writer.add_scalar("train/loss", record["loss"], record["step"])
-        self.writer.add_scalar("train/lr", record["lr"], record["step"])
+    def step(self, record: StepRecord) -> None:
+        self.writer.add_scalar("train/loss", record.loss, record.step)
+        self.writer.add_scalar("train/lr", record.lr, record.step)
 
-    def epoch(self, record: dict, model: torch.nn.Module, test: TensorLoader, pre: Preprocessing, n: int = 32) -> None:
-        step = record["step"]
+    def epoch(self, record: EvalRecord, model: torch.nn.Module, test: TensorLoader, pre: Preprocessing,
+              n: int = 32) -> None:
+        step = record.step
         for key in ("test_acc", "test_loss", "val_acc", "val_loss"):
-            if record.get(key) is not None:
-                self.writer.add_scalar(f"eval/{key}", record[key], step)
+            if getattr(record, key) is not None:
+                self.writer.add_scalar(f"eval/{key}", getattr(record, key), step)
         self.writer.add_image("eval/misclassified", self._mistakes(model, test, pre, n), step)
         self.writer.flush()
 

@@ -1,0 +1,312 @@
+"""The run folder's records as typed values: what metrics.jsonl, summary.json and the runs table hold.
+
+    StepRecord     one logged training step            metrics.jsonl, "kind": "step"
+    EvalRecord     an epoch's end, or a --max-steps     metrics.jsonl, "kind": "epoch" | "stop"
+                   stop's evaluation
+    RunStart       what a reporter hears before the first step (the run header)
+    RunSummary     the figures a run ends with          summary.json
+    ImportSummary  a run made from a MindSpore file     summary.json of `digitlab import-mindspore`
+    RunRow         one run as `runs`, `compare`, the CSV and the server list it
+    read_record(obj) -> StepRecord | EvalRecord | None  one metrics.jsonl line (None: not a record)
+
+Each file record has one `to_json` and one `from_json`, and nothing else reads or writes these files by key. Older
+layouts still read: a key a file lacks is None (or the field's default), a value of the wrong type (a damaged or
+hand-edited file) reads as missing, and keys a record does not name are kept in `extra` and written back as they
+were, so a newer file read here loses nothing. Accuracies are percent (0-100), losses per sample, times in seconds.
+This module imports nothing heavy: the inference side, the CLI and the server read records without torch.
+"""
+
+from __future__ import annotations
+
+import types
+import typing
+from dataclasses import dataclass, field, fields
+from functools import cache
+from typing import Any, Union
+
+# ------------------------------------------------------------------------------------------ reading by field type
+
+
+def _accepts(value: Any, kind: type) -> Any:
+    """`value` if JSON gave it as `kind` (an int is a fine float; a bool is never a number), else None."""
+    if kind is float:
+        return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+    if kind is int:
+        return value if isinstance(value, int) and not isinstance(value, bool) else None
+    return value if isinstance(value, kind) else None
+
+
+@cache
+def _field_kinds(cls: type) -> tuple[tuple[str, type, bool], ...]:
+    """(name, base type, optional) per field of a record class, from its annotations (`float | None` -> float)."""
+    hints = typing.get_type_hints(cls)
+    kinds = []
+    for f in fields(cls):
+        if f.name == "extra":
+            continue
+        hint = hints[f.name]
+        args = typing.get_args(hint) if typing.get_origin(hint) in (Union, types.UnionType) else (hint,)
+        base = next(a for a in args if a is not type(None))
+        kinds.append((f.name, typing.get_origin(base) or base, type(None) in args))
+    return tuple(kinds)
+
+
+def _from_json(cls, obj: dict, **fixed: Any):
+    """An instance of a record class from a JSON object: each named field read by its type, the rest to `extra`."""
+    values: dict[str, Any] = {}
+    for name, kind, optional in _field_kinds(cls):
+        if name in fixed:
+            continue
+        value = _accepts(obj.get(name), kind)
+        if value is not None or optional:
+            values[name] = value
+    known = {f.name for f in fields(cls)}
+    extra = {k: v for k, v in obj.items() if k not in known}
+    return cls(**values, **fixed, extra=extra)
+
+
+def _to_json(record, skip_none: tuple[str, ...] = ()) -> dict:
+    """The record's fields in declaration order (a field in `skip_none` only when set), then what `extra` kept."""
+    out = {}
+    for f in fields(record):
+        if f.name == "extra":
+            continue
+        value = getattr(record, f.name)
+        if value is None and f.name in skip_none:
+            continue
+        out[f.name] = dict(value) if isinstance(value, dict) else value
+    return {**out, **{k: v for k, v in record.extra.items() if k not in out}}
+
+
+# ------------------------------------------------------------------------------------------ metrics.jsonl
+
+
+@dataclass(frozen=True)
+class StepRecord:
+    """A logged training step. step: global, 1-based; epoch: 1-based, in progress; batch: 0-based in the epoch."""
+
+    step: int = 0
+    epoch: int = 0
+    batch: int = 0
+    batches: int | None = None  # steps per epoch
+    loss: float | None = None  # the logged step's training loss
+    lr: float | None = None
+    images_per_second: float | None = None
+    loss_mean: float | None = None  # the running-mean log format: the mean of the last log_every batch losses
+    every_step: bool | None = None  # made from losses.f32 for a plot, never written to metrics.jsonl
+    extra: dict = field(default_factory=dict, compare=False)
+
+    kind = "step"
+
+    def to_json(self) -> dict:
+        return {"kind": "step", **_to_json(self, skip_none=("batches", "loss_mean", "every_step"))}
+
+    @classmethod
+    def from_json(cls, obj: dict) -> StepRecord:
+        return _from_json(cls, {k: v for k, v in obj.items() if k != "kind"})
+
+
+@dataclass(frozen=True)
+class EvalRecord:
+    """An evaluation: kind "epoch" (the epoch `epoch` ended; train_loss, lr, train_seconds set) or "stop" (a
+    --max-steps stop inside epoch `epoch`). Accuracies in percent; None where nothing was evaluated."""
+
+    kind: str = "epoch"
+    epoch: int = 0
+    step: int = 0
+    test_acc: float | None = None
+    test_loss: float | None = None
+    val_acc: float | None = None
+    val_loss: float | None = None
+    train_loss: float | None = None  # the epoch's mean training loss per sample
+    train_seconds: float | None = None  # training time so far (evaluation included)
+    lr: float | None = None
+    reached_target: float | None = None  # train.target_acc, when this evaluation reached it
+    extra: dict = field(default_factory=dict, compare=False)
+
+    def score(self) -> float | None:
+        """What picks the best epoch: validation accuracy when there is a validation set, else test accuracy."""
+        return self.val_acc if self.val_acc is not None else self.test_acc
+
+    def to_json(self) -> dict:
+        return _to_json(self, skip_none=tuple(f.name for f in fields(self) if f.name not in ("kind", "epoch", "step")))
+
+    @classmethod
+    def from_json(cls, obj: dict) -> EvalRecord:
+        return _from_json(cls, {k: v for k, v in obj.items() if k != "kind"}, kind=str(obj.get("kind", "epoch")))
+
+
+Record = StepRecord | EvalRecord
+
+
+def read_record(obj: Any) -> Record | None:
+    """One metrics.jsonl line's object as a record; None for anything else (so a damaged line is skipped)."""
+    if not isinstance(obj, dict):
+        return None
+    kind = obj.get("kind")
+    if kind == "step":
+        return StepRecord.from_json(obj)
+    if kind in ("epoch", "stop"):
+        return EvalRecord.from_json(obj)
+    return None
+
+
+# ------------------------------------------------------------------------------------------ the run's start and end
+
+
+@dataclass(frozen=True)
+class RunStart:
+    """What the loop tells a reporter before the first step: the header `digitlab train` prints."""
+
+    run_dir: str
+    config: Any  # the resolved digitlab.config.Config
+    device: str
+    params: int
+    data: dict  # the dataset's provenance (dataset, source, verified, files, ...), as data.json holds it
+    threads: int
+    precision: str
+    precision_reason: str
+    update: str
+    update_reason: str
+    n_train: int
+    n_test: int
+    resumed_at: int | None = None  # the step a resumed run continues from
+    notes: tuple[str, ...] = ()  # lines the header shows (the data split, a notice, the fine-tune's origin)
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """summary.json: how a run ended, its accuracies, timing and provenance (also what `digitlab.train` returns).
+
+    An imported checkpoint's summary.json (interop) reads as one too, with status "imported" and its own keys in
+    `extra`. `summary["key"]` gives the summary.json value, for code written when this was a dict."""
+
+    run: str = ""
+    run_dir: str = ""
+    status: str = ""  # finished | stopped (| imported)
+    ended: str | None = None  # done | target | max_steps | asked
+    recipe: str = ""
+    model: str = ""
+    model_code: dict | None = None  # your own network: file, name, sha256, args (+ missing: why it cannot rebuild)
+    params: int | None = None
+    final_test_acc: float | None = None
+    best_test_acc: float | None = None
+    final_test_loss: float | None = None
+    final_val_acc: float | None = None
+    final_train_loss: float | None = None
+    best_epoch: int | None = None
+    best_chosen_on: str | None = None  # val | test
+    reached_target: float | None = None
+    epochs: int | None = None
+    steps: int | None = None
+    train_seconds: float | None = None
+    images_per_second: float | None = None
+    device: str | None = None
+    threads: int | None = None
+    precision: str | None = None
+    precision_reason: str | None = None
+    update: str | None = None
+    update_reason: str | None = None
+    seed: int | None = None
+    batch_size: int | None = None
+    optimizer: str | None = None
+    lr: float | None = None
+    data: dict | None = None  # the dataset's provenance
+    init_from: dict | None = None  # a fine-tune's origin: run, checkpoint, sha256
+    data_verified: bool | None = None
+    n_train: int | None = None
+    n_test: int | None = None
+    world_size: int | None = None
+    versions: dict | None = None
+    finished_at: str | None = None
+    rank: int = 0  # under torchrun, the process that returned this (only rank 0 writes summary.json)
+    extra: dict = field(default_factory=dict, compare=False)
+
+    def to_json(self) -> dict:
+        out = _to_json(self, skip_none=("model_code",))
+        if not self.rank:
+            out.pop("rank")
+        return out
+
+    @classmethod
+    def from_json(cls, obj: dict) -> RunSummary:
+        return _from_json(cls, obj)
+
+    def __getitem__(self, key: str) -> Any:
+        return self.to_json()[key]
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.to_json().get(key, default)
+
+
+@dataclass(frozen=True)
+class ImportSummary:
+    """summary.json of a run made by `digitlab import-mindspore`: which model, how it was chosen, which tensors."""
+
+    run: str
+    run_dir: str
+    recipe: str
+    model: str
+    model_inferred: bool  # chosen from the file's parameter names (no --model)
+    params: int
+    imported_from: str  # the .ckpt file
+    mapped: list[str] = field(default_factory=list)  # digitlab's parameter names, each filled from the file
+    unmapped: list[str] = field(default_factory=list)  # the file's names no parameter took
+    finished_at: str = ""
+    status: str = "imported"
+    extra: dict = field(default_factory=dict, compare=False)
+
+    def to_json(self) -> dict:
+        out = _to_json(self)
+        order = ("run", "run_dir", "status", "recipe", "model", "model_inferred", "params", "imported_from", "mapped",
+                 "unmapped", "finished_at")  # as the first version wrote it
+        return {**{k: out[k] for k in order}, **out}
+
+    @classmethod
+    def from_json(cls, obj: dict) -> ImportSummary:
+        return _from_json(cls, obj)
+
+    def __getitem__(self, key: str) -> Any:
+        return self.to_json()[key]
+
+
+# ------------------------------------------------------------------------------------------ the runs table
+
+
+@dataclass(frozen=True)
+class RunRow:
+    """One run as a table row: from its summary when it finished, else from what it logged so far. `error` is set
+    (and most values None) for a folder too damaged to read. date: "YYYY-MM-DD HH:MM", local time."""
+
+    run: str
+    path: str
+    status: str
+    recipe: str = ""
+    model: str = ""
+    params: int | None = None
+    epochs: int | None = None
+    best_test_acc: float | None = None
+    final_test_acc: float | None = None
+    final_test_loss: float | None = None
+    final_train_loss: float | None = None  # the last epoch's mean training loss, else the last logged step's
+    train_seconds: float | None = None
+    images_per_second: float | None = None
+    data: str = ""  # the dataset's name
+    data_source: str = ""
+    fallback: bool = False  # the offline sample stood in for the data asked for
+    date: str = ""
+    error: str | None = None
+    extra: dict = field(default_factory=dict, compare=False)
+
+    def to_json(self) -> dict:
+        return _to_json(self, skip_none=("error",))
+
+    @classmethod
+    def from_json(cls, obj: dict) -> RunRow:
+        fixed = {k: str(obj.get(k) or "") for k in ("run", "path", "status")}
+        return _from_json(cls, obj, **fixed)
+
+
+ROW_KEYS = tuple(f.name for f in fields(RunRow) if f.name not in ("error", "extra"))
+# `compare --csv` / `runs --csv`: the row without what only this machine means (path, date, the sample flag), status last
+CSV_COLUMNS = tuple(k for k in ROW_KEYS if k not in ("path", "status", "fallback", "date")) + ("status",)
