@@ -1,9 +1,9 @@
 """`digitlab sweep` (start or --resume a sweep), `digitlab sweep show DIR`, and the hidden `sweep worker`.
 
-Parses options and sweep files into one call of digitlab.sweep.new_sweep, then runs the trials here
-(--jobs 1) or in worker processes (--jobs N, watched by polling the study); prints a bar over trials, the
-current best, one line per finished trial, and at the end the sorted table, the best trial's test accuracy,
-and where best.toml and the plots are.
+Parses options into one digitlab.sweep.SweepRequest, laid over the sweep file's settings and made into the sweep
+folder by digitlab.sweep.new_sweep_from; then runs the trials here (--jobs 1) or in worker processes (--jobs N,
+watched by polling the study); prints a bar over trials, the current best, one line per finished trial, and at
+the end the sorted table, the best trial's test accuracy, and where best.toml and the plots are.
 """
 
 from __future__ import annotations
@@ -228,35 +228,18 @@ def sweep_cmd(
             raise_trials(resume, trials)
         folder = resume
     else:
-        folder = _create(recipe, list(params or []), sweep_file, trials, sampler, metric, pruner, seed, name, root,
-                         list(overrides or []), config_file, dataset, data_dir, epochs, device, storage)
+        from digitlab.sweep import SweepRequest, load_sweep_file, new_sweep_from
+
+        named = {"data.dataset": dataset, "data.data_dir": str(data_dir) if data_dir else None, "train.epochs": epochs,
+                 "train.device": device}  # typed values, applied between the config file and the --set texts
+        request = SweepRequest(recipe=recipe, params=tuple(params or ()), trials=trials, sampler=sampler,
+                               metric=metric, pruner=pruner, seed=seed, name=name, root=root, storage=storage,
+                               overrides=tuple(overrides or ()), config_file=config_file,
+                               values={k: v for k, v in named.items() if v is not None})
+        folder = new_sweep_from(request.over(load_sweep_file(sweep_file) if sweep_file else None))
         console.print(f"sweep folder: {folder}")
     _run(folder, jobs, console)
     _finish(folder, as_json, as_csv)
-
-
-def _create(recipe, params, sweep_file, trials, sampler, metric, pruner, seed, name, root, overrides, config_file,
-            dataset, data_dir, epochs, device, storage) -> Path:
-    """A sweep file's settings first, then the options given on the command line."""
-    from digitlab.sweep import load_sweep_file, new_sweep
-
-    settings: dict = {}
-    file_params: list[str] = []
-    file_overrides: list[str] = []
-    if sweep_file:
-        spec = load_sweep_file(sweep_file)
-        settings, file_params, file_overrides = dict(spec.settings), list(spec.params), list(spec.overrides)
-    cli_keys = {p.partition("=")[0].strip() for p in params}
-    params = [p for p in file_params if p.partition("=")[0].strip() not in cli_keys] + params
-    named = {"data.dataset": dataset, "data.data_dir": str(data_dir) if data_dir else None, "train.epochs": epochs,
-             "train.device": device}  # typed values, applied between the config file and the --set texts
-    sampler = sampler or settings.get("sampler", "tpe")
-    trials = trials or settings.get("trials") or (10**6 if sampler == "grid" else 20)  # grid: capped at its size
-    return new_sweep(recipe or settings.get("recipe", "quickstart"), params, int(trials), overrides=overrides,
-                     config_file=config_file, sampler=sampler, metric=metric or settings.get("metric", "val_acc"),
-                     pruner=pruner or settings.get("pruner", "median"), seed=seed if seed is not None else
-                     int(settings.get("seed", 0)), name=name or settings.get("name"), root=root, storage=storage or "",
-                     values=named, file_overrides=file_overrides)
 
 
 @sweep_app.command("show")
