@@ -2,6 +2,7 @@
 
 import json
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
@@ -63,6 +64,48 @@ def test_a_csv_without_submission_says_how(run, tmp_path):
     write_csv(tmp_path / "test.csv", n=3, labelled=False)
     result = runner.invoke(app, ["predict", str(run), str(tmp_path / "test.csv")])
     assert result.exit_code != 0 and "--submission" in result.output
-    two = runner.invoke(app, ["predict", str(run), str(tmp_path / "test.csv"), str(tmp_path / "test.csv"),
-                              "--submission", str(tmp_path / "s.csv")])
-    assert two.exit_code != 0 and "give one CSV" in two.output
+
+
+def _refused(run, inputs, out):
+    result = runner.invoke(app, ["predict", str(run), *map(str, inputs), "--submission", str(out)])
+    assert result.exit_code != 0 and "Traceback" not in result.output and not out.exists()
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.output
+    return lines[0]
+
+
+def test_every_wrong_input_to_submission_is_one_line_saying_what_it_needs(run, tmp_path):
+    """A folder, several files, an image, a file of another layout: which file, what is wrong, what to do (and no
+    advice about `--dataset csv`, which is training's option)."""
+    from PIL import Image
+
+    write_csv(tmp_path / "test.csv", n=3, labelled=False)
+    images = tmp_path / "mine"
+    images.mkdir()
+    Image.fromarray(np.full((28, 28), 200, np.uint8)).save(images / "a.png")
+    (tmp_path / "other.csv").write_text("a,b,c\n1,2,3\n")
+    out = tmp_path / "submission.csv"
+    needs = "--submission needs Kaggle's test.csv (784 pixel columns, no label)"
+    folder = _refused(run, [images], out)
+    assert folder.startswith(f"error: {images}: a folder; {needs}") and f"predict {run} {images} --csv" in folder
+    image = _refused(run, [images / "a.png"], out)
+    assert image.startswith(f"error: {images / 'a.png'}: an image; {needs}") and "--csv out.csv" in image
+    several = _refused(run, [tmp_path / "test.csv", images / "a.png"], out)
+    assert "2 inputs given" in several and "needs one file" in several and "--csv out.csv" in several
+    none = _refused(run, [], out)
+    assert needs in none and f"predict {run} test.csv --submission" in none
+    other = _refused(run, [tmp_path / "other.csv"], out)
+    assert other.startswith(f"error: {tmp_path / 'other.csv'} line 1: a header of 3 columns") and needs in other
+    (tmp_path / "digits.csv").write_bytes(b"\x89PNG\r\n\x1a\n\x00\xff")  # an image under a .csv name
+    assert "not a text CSV file; " + needs in _refused(run, [tmp_path / "digits.csv"], out)
+    assert "file not found; " + needs in _refused(run, [tmp_path / "missing.csv"], out)
+    for line in (folder, image, several, none, other):
+        assert "--dataset" not in line
+
+
+def test_a_folder_as_the_submission_file_is_named_as_such(run, tmp_path):
+    write_csv(tmp_path / "test.csv", n=3, labelled=False)
+    result = runner.invoke(app, ["predict", str(run), str(tmp_path / "test.csv"), "--submission", str(tmp_path),
+                                 "--force"])
+    assert result.exit_code != 0 and f"--submission {tmp_path}: a folder" in result.output
+    assert "--submission submission.csv" in result.output

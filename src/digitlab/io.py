@@ -85,6 +85,17 @@ def atomic_save(path: str | os.PathLike, save: Callable[[Path], None]) -> Path:
     return path
 
 
+def move(src: str | os.PathLike, dst: str | os.PathLike) -> Path:
+    """Move a kept file to another folder of the same filesystem in one rename: at every moment it is under exactly
+    one of the two names (never both, never neither), and both folders' entries are made durable. `dst` is replaced
+    if it exists (callers that must not replace check first)."""
+    src, dst = Path(src), Path(dst)
+    os.replace(src, dst)
+    _fsync_dir(dst.parent)
+    _fsync_dir(src.parent)
+    return dst
+
+
 MB = 1024 * 1024
 _NOT_REGULAR = ((stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"), (stat.S_ISFIFO, "a named pipe"),
                 (stat.S_ISSOCK, "a socket"))

@@ -14,7 +14,7 @@ from digitlab.errors import DigitlabError
 from digitlab.evaluation import data_source
 from digitlab.inference import class_probabilities, describe, load_model
 from digitlab.io import refuse_overwrite
-from digitlab.preprocess import image_files, read_image, to_mnist
+from digitlab.preprocess import IMAGE_SUFFIXES, image_files, read_image, to_mnist
 
 
 def predict_files(
@@ -86,6 +86,27 @@ def unique_name(image: Path, used: set[str]) -> str:
 
 
 SUBMISSION_BATCH = 4096
+SUBMISSION_NEEDS = "--submission needs Kaggle's test.csv (784 pixel columns, no label)"
+
+
+def submission_input(target: str | os.PathLike, paths: list[str | os.PathLike]) -> Path:
+    """The one input of `predict --submission`, checked before any model loads: exactly one file, not a folder, not an
+    image (each refusal says what --submission needs and, for images, the command that predicts them)."""
+    images = f"`digitlab predict {target} IMAGES... --csv out.csv`"
+    if not paths:
+        raise DigitlabError(f"{SUBMISSION_NEEDS}: `digitlab predict {target} test.csv --submission submission.csv`")
+    if len(paths) > 1:
+        shown = ", ".join(map(str, paths[:3])) + (f" and {len(paths) - 3} more" if len(paths) > 3 else "")
+        raise DigitlabError(f"{len(paths)} inputs given ({shown}); --submission needs one file, Kaggle's test.csv "
+                            f"(784 pixel columns, no label); for image files use {images}")
+    path = Path(paths[0])
+    if path.is_dir():
+        raise DigitlabError(f"{path}: a folder; {SUBMISSION_NEEDS}; for a folder of images use "
+                            f"`digitlab predict {target} {path} --csv out.csv`")
+    if path.suffix.lower() in IMAGE_SUFFIXES:
+        raise DigitlabError(f"{path}: an image; {SUBMISSION_NEEDS}; for image files use "
+                            f"`digitlab predict {target} {path} --csv out.csv`")
+    return path
 
 
 def predict_csv(target: str | os.PathLike, csv_path: str | os.PathLike, device: str = "auto") -> dict:
@@ -93,9 +114,11 @@ def predict_csv(target: str | os.PathLike, csv_path: str | os.PathLike, device: 
     its accuracy is reported): labels (class names, in row order), n, model, and accuracy when labelled."""
     from digitlab.data.tabular import read_csv
 
+    path = submission_input(target, [csv_path])
     dev = pick_device(device)
     model, ckpt = load_model(target, dev)
-    table = read_csv(Path(csv_path), n_classes=ckpt.info.num_classes)
+    wanted = (f"{SUBMISSION_NEEDS}; for a folder of images use `digitlab predict {target} FOLDER --csv out.csv`")
+    table = read_csv(path, n_classes=ckpt.info.num_classes, wanted=wanted)
     predicted = np.concatenate([class_probabilities(model, ckpt.info, table.images[i : i + SUBMISSION_BATCH],
                                                     dev).argmax(1)
                                 for i in range(0, len(table.images), SUBMISSION_BATCH)])

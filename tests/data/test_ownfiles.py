@@ -247,7 +247,7 @@ def test_bad_csv_files(tmp_path):
     (tmp_path / "binary.csv").write_bytes(b"\xff\xfe\x00garbage")
     with pytest.raises(DataError, match="not a text CSV"):
         load_dataset("csv", tmp_path / "binary.csv")
-    with pytest.raises(DataError, match="is a folder"):
+    with pytest.raises(DataError, match="is a folder, not a file; expected Kaggle's layout"):
         load_dataset("csv", tmp_path)
 
 

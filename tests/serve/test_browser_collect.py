@@ -78,10 +78,19 @@ def test_collect_label_fine_tune_and_predict(served, browser):
             page.wait_for_function(f"document.querySelector('#collect-where').innerText.startsWith('{saved} saved')",
                                    timeout=15000)
     assert page.locator("#counts [data-cls='7']").inner_text() == f"7: {PER_CLASS}"
-    draw(page, SHAPES[1], dx=30)  # one more, then undo it
+    draw(page, SHAPES[1], dx=30)  # one more, drawn again and relabelled (it moves), then both saves undone
     wait_answer(page)
     page.locator("#labels button[data-label='4']").click()
     page.wait_for_function(f"document.querySelector('#collect-where').innerText.startsWith('{saved + 1} saved')")
+    draw(page, SHAPES[1], dx=30)
+    wait_answer(page)
+    page.locator("#labels button[data-label='9']").click()
+    page.wait_for_function("document.querySelector('#collect-status').innerText.includes('relabelled from 4')",
+                           timeout=15000)
+    assert page.locator("#collect-where").inner_text().startswith(f"{saved + 1} saved")
+    assert sorted(p.parent.name for p in mine.rglob("*.png") if p.parent.name in ("4", "9")) == ["9"]
+    page.locator("#undo").click()
+    page.wait_for_function("document.querySelector('#collect-status').innerText.includes('back to 4/')")
     page.locator("#undo").click()
     page.wait_for_function(f"document.querySelector('#collect-where').innerText.startsWith('{saved} saved')")
     ARTIFACTS.mkdir(parents=True, exist_ok=True)

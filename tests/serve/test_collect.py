@@ -160,3 +160,81 @@ def test_a_save_that_fails_half_way_leaves_nothing(collect, monkeypatch):
     monkeypatch.undo()
     assert list(root.rglob("*")) == []  # no half-written PNG, no temporary beside it, no empty class folder
     assert client.get("/api/collect").json()["total"] == 0
+
+
+def test_a_drawing_lives_under_one_digit_the_latest_label_wins(collect):
+    client, root = collect()
+    first = client.post("/api/collect?label=3", files={"file": ("d", drawing())}).json()
+    assert first["saved"] and first["relabelled_from"] is None
+    name = Path(first["file"]).name
+    moved = client.post("/api/collect?label=8", files={"file": ("d", drawing())}).json()
+    assert moved["saved"] and moved["label"] == "8" and moved["relabelled_from"] == "3"
+    assert moved["file"] == f"8/{name}" and files(root) == [f"8/{name}"]  # moved, not copied
+    assert not (root / "3").exists()  # the class folder it emptied is gone (a folder dataset refuses an empty one)
+    assert moved["counts"]["3"] == 0 and moved["counts"]["8"] == 1 and moved["total"] == 1
+    again = client.post("/api/collect?label=8", files={"file": ("d", drawing())}).json()
+    assert again["duplicate"] and again["relabelled_from"] is None and files(root) == [f"8/{name}"]
+    undone = client.post("/api/collect/undo").json()  # undo of a relabel: back under the digit it was
+    assert undone["undone"] == f"8/{name}" and undone["restored"] == f"3/{name}" and files(root) == [f"3/{name}"]
+    assert not (root / "8").exists()
+    assert client.post("/api/collect/undo").json()["total"] == 0 and files(root) == []
+
+
+def test_a_relabel_counts_against_its_new_class_but_not_twice_in_all(collect):
+    client, root = collect(max_per_class=1, max_total=2)
+    assert client.post("/api/collect?label=1", files={"file": ("d", drawing(1))}).status_code == 200
+    assert client.post("/api/collect?label=2", files={"file": ("d", drawing(2))}).status_code == 200
+    full = client.post("/api/collect?label=2", files={"file": ("d", drawing(1))})  # class 2 is full: stays a 1
+    assert full.status_code == 409 and "class 2" in full.json()["detail"] and len(files(root)) == 2
+    assert {Path(f).parent.name for f in files(root)} == {"1", "2"}
+    relabel = client.post("/api/collect?label=5", files={"file": ("d", drawing(1))})  # the folder is full in all,
+    assert relabel.status_code == 200, relabel.text                                  # but a move adds no file
+    state = relabel.json()
+    assert state["relabelled_from"] == "1" and state["total"] == 2 and state["counts"]["5"] == 1
+    new = client.post("/api/collect?label=6", files={"file": ("d", drawing(3))})
+    assert new.status_code == 409 and "2 images (the limit)" in new.json()["detail"]
+
+
+def test_copies_left_under_several_digits_end_under_the_latest(collect):
+    """A folder filled before relabelling moved files can hold the same drawing under several digits: the next save
+    of it leaves it under that digit only."""
+    client, root = collect()
+    name = Path(client.post("/api/collect?label=4", files={"file": ("d", drawing())}).json()["file"]).name
+    (root / "9").mkdir()
+    (root / "9" / name).write_bytes((root / "4" / name).read_bytes())
+    kept = client.post("/api/collect?label=9", files={"file": ("d", drawing())}).json()
+    assert kept["duplicate"] and kept["relabelled_from"] == "4" and files(root) == [f"9/{name}"]
+    (root / "4").mkdir()
+    (root / "4" / name).write_bytes((root / "9" / name).read_bytes())
+    (root / "7").mkdir()
+    (root / "7" / name).write_bytes((root / "9" / name).read_bytes())
+    moved = client.post("/api/collect?label=2", files={"file": ("d", drawing())}).json()
+    assert moved["saved"] and moved["relabelled_from"] in ("4", "7", "9") and files(root) == [f"2/{name}"]
+
+
+def test_a_relabel_never_moves_a_file_out_of_a_linked_class_folder(collect, tmp_path):
+    client, root = collect()
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    name = Path(client.post("/api/collect?label=4", files={"file": ("d", drawing())}).json()["file"]).name
+    (outside / name).write_bytes((root / "4" / name).read_bytes())
+    os.symlink(outside, root / "6")  # not ours: left alone, as the counts leave it out
+    moved = client.post("/api/collect?label=1", files={"file": ("d", drawing())}).json()
+    assert moved["relabelled_from"] == "4" and (outside / name).exists()
+    assert [f for f in files(root) if not f.startswith("6/")] == [f"1/{name}"]
+
+
+def test_a_relabel_that_fails_leaves_the_drawing_where_it_was(collect, monkeypatch):
+    import digitlab.io
+
+    client, root = collect()
+    first = client.post("/api/collect?label=3", files={"file": ("d", drawing())}).json()
+
+    def refused(src, dst):
+        raise OSError(13, "Permission denied", str(dst))
+
+    monkeypatch.setattr(digitlab.io.os, "replace", refused)
+    failed = client.post("/api/collect?label=5", files={"file": ("d", drawing())})
+    assert failed.status_code == 507 and "Permission denied" in failed.json()["detail"]
+    monkeypatch.undo()
+    assert files(root) == [first["file"]] and not (root / "5").exists()

@@ -7,7 +7,16 @@ from pathlib import Path
 import typer
 
 from digitlab.cli.app import app
-from digitlab.cli.console import DATA_DIR_HELP, TRUST_CODE_HELP, handle_errors, out, print_json, warn, warn_fallback
+from digitlab.cli.console import (
+    DATA_DIR_HELP,
+    TRUST_CODE_HELP,
+    handle_errors,
+    labelled,
+    out,
+    print_json,
+    warn,
+    warn_fallback,
+)
 
 
 @app.command("import-mindspore")
@@ -125,4 +134,32 @@ def serve_cmd(
         out.print("answering any Host name (wildcard bind or --allow-host '*')")
     elif len(hosts) > len(LOOPBACK_HOSTS):
         out.print("answering Host names: " + ", ".join(sorted(hosts)))
+    if not trust_code:
+        from digitlab import runs
+        from digitlab.serve.catalog import outside_root, untrusted_runs
+
+        root = runs_root or runs.paths.runs_root()
+        note = untrusted_note(untrusted_runs(root, outside_root(root, target)))
+        if note:
+            out.print(labelled("note:", "bold cyan", note))
     uvicorn.run(app_, host=host.strip("[]"), port=port, log_level="warning")
+
+
+UNTRUSTED_SHOWN = 5  # runs named in the start-up note; the rest are counted
+
+
+def untrusted_note(folders: list[Path]) -> str | None:
+    """serve's start-up line about runs whose recorded model code is not trusted here (each answers 409 until it
+    is): what to run to read and trust it; None when there are none."""
+    if not folders:
+        return None
+    if len(folders) == 1:
+        run = folders[0]
+        return (f"run {run.name}: its model code is not trusted here, so it answers 409 until you read it "
+                f"(`digitlab trust {run} --show`) and trust it (`digitlab trust {run}`), or serve with --trust-code")
+    shown = ", ".join(f.name for f in folders[:UNTRUSTED_SHOWN])
+    more = f" and {len(folders) - UNTRUSTED_SHOWN} more" if len(folders) > UNTRUSTED_SHOWN else ""
+    first = folders[0]
+    return (f"{len(folders)} runs ({shown}{more}): their model code is not trusted here, so they answer 409 until "
+            f"you read and trust each: `digitlab trust {first} --show`, then `digitlab trust {first}` (likewise for "
+            "the others), or serve with --trust-code")

@@ -143,13 +143,14 @@ def predict_cmd(
 
 def kaggle_submission(target: Path, paths: list[Path], submission: Path, force: bool, device: str,
                       as_json: bool) -> None:
-    from digitlab.predict import predict_csv, submission_csv
+    from digitlab.predict import predict_csv, submission_csv, submission_input
 
-    if len(paths) != 1:
-        raise DigitlabError("--submission: give one CSV file (Kaggle's test.csv), e.g. "
-                            "`digitlab predict RUN test.csv --submission submission.csv`")
+    source = submission_input(target, paths)  # the input first: a folder of images is the likelier mistake
+    if submission.is_dir():
+        raise DigitlabError(f"--submission {submission}: a folder; --submission names the answer file to write, "
+                            "e.g. --submission submission.csv")
     refuse_overwrite(submission, force, "--submission")
-    result = predict_csv(target, paths[0], device)
+    result = predict_csv(target, source, device)
     atomic_write(submission, submission_csv(result["labels"]))
     result = {k: v for k, v in result.items() if k != "labels"} | {"submission": str(submission)}
     if as_json:

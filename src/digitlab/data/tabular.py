@@ -6,7 +6,9 @@
 
 Every bad file, row or array is one DataError naming it: for a CSV, the line (1-based, as an editor shows it)
 and what is wrong there (column count, a value that is not a whole number, a pixel outside 0-255, a label that
-is not a class). A CSV is parsed in one pass by numpy; only when that fails is it walked line by line to name
+is not a class). A file that is no digits table at all (a folder, not text, empty, a first line of another
+layout) ends its line with what the caller wanted instead (`wanted`: --dataset csv and `predict --submission`
+want different things). A CSV is parsed in one pass by numpy; only when that fails is it walked line by line to name
 the first bad line.
 """
 
@@ -34,28 +36,35 @@ class Table:
     digest: str  # sha256 of the file
 
 
-def _read(path: Path) -> bytes:
+# what --dataset csv / npz want, said after a file that is not one
+CSV_WANTED = (f"expected Kaggle's layout: 'label,pixel0,...,pixel783' (train.csv, {PIXELS + 1} columns) or "
+              f"'pixel0,...,pixel783' (test.csv, {PIXELS}), header optional")
+NPZ_WANTED = "expected Keras's mnist.npz (x_train, y_train, x_test, y_test)"
+
+
+def _read(path: Path, wanted: str) -> bytes:
     try:
         return path.read_bytes()
+    except FileNotFoundError:
+        raise DataError(f"{path}: file not found; {wanted}") from None
     except IsADirectoryError:
-        raise DataError(f"{path}: is a folder; --dataset csv reads one CSV file (Kaggle's train.csv)") from None
+        raise DataError(f"{path}: is a folder, not a file; {wanted}") from None
     except OSError as exc:
         raise DataError(f"{path}: cannot read ({exc.strerror or exc})") from None
 
 
-def _layout(first: list[str], path: Path) -> tuple[bool, bool]:
+def _layout(first: list[str], path: Path, wanted: str) -> tuple[bool, bool]:
     """(has a header, has a label column) from the first line."""
     cells = [c.strip().strip('"').lower() for c in first]
     if all(c.lstrip("-").isdigit() for c in cells):  # no header: the column count decides
         if len(cells) in (PIXELS, PIXELS + 1):
             return False, len(cells) == PIXELS + 1
-        raise DataError(f"{path} line 1: {len(cells)} columns; expected {PIXELS + 1} (label + 784 pixels) or {PIXELS}")
+        raise DataError(f"{path} line 1: {len(cells)} columns; {wanted}")
     if cells and cells[0] == "label" and len(cells) == PIXELS + 1:
         return True, True
     if len(cells) == PIXELS and cells[0].startswith("pixel"):
         return True, False
-    raise DataError(f"{path} line 1: a header of {len(cells)} columns starting {first[0][:20]!r}; expected Kaggle's "
-                    f"'label,pixel0,...,pixel783' ({PIXELS + 1} columns) or 'pixel0,...,pixel783' ({PIXELS})")
+    raise DataError(f"{path} line 1: a header of {len(cells)} columns starting {first[0][:20]!r}; {wanted}")
 
 
 def _first_bad_line(lines: list[bytes], start: int, width: int, labelled: bool, n_classes: int, path: Path) -> str:
@@ -82,20 +91,21 @@ def _first_bad_line(lines: list[bytes], start: int, width: int, labelled: bool, 
     return f"{path}: could not be parsed as numbers"
 
 
-def read_csv(path: Path, n_classes: int = 10) -> Table:
-    data = _read(path)
+def read_csv(path: Path, n_classes: int = 10, wanted: str = CSV_WANTED) -> Table:
+    """`wanted` ends the line for a file that is no digits table at all (what the caller expected instead)."""
+    data = _read(path, wanted)
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]  # a UTF-8 byte-order mark (Excel writes one)
     lines = data.splitlines()
     while lines and not lines[-1].strip():
         lines.pop()
     if not lines:
-        raise DataError(f"{path}: empty file; expected Kaggle's train.csv (label,pixel0..pixel783)")
+        raise DataError(f"{path}: empty file; {wanted}")
     try:
         first = lines[0].decode("utf-8").split(",")
     except UnicodeDecodeError:
-        raise DataError(f"{path}: not a text CSV file") from None
-    header, labelled = _layout(first, path)
+        raise DataError(f"{path}: not a text CSV file; {wanted}") from None
+    header, labelled = _layout(first, path, wanted)
     start = 1 if header else 0
     if len(lines) == start:
         raise DataError(f"{path}: a header but no rows")
@@ -124,7 +134,7 @@ def _array(z, key: str, path: Path) -> np.ndarray:
 
 
 def read_npz(path: Path, classes: tuple[str, ...]) -> OwnData:
-    data = _read(path)
+    data = _read(path, NPZ_WANTED)
     try:
         z = np.load(io.BytesIO(data), allow_pickle=False)
     except (OSError, ValueError, zipfile.BadZipFile, EOFError):

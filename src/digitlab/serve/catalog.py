@@ -62,24 +62,35 @@ def outside_root(root: Path, target: Path | None) -> dict[str, Path]:
     return {} if inside else {target.name: target}
 
 
-def _served_row(name: str, target: Path, root: Path) -> dict:
-    """A row for a served target outside the runs folder: its run folder's row (a checkpoint file's run is the folder
-    above `checkpoints/`), under the name it is served by."""
-    folder = target.parent.parent if target.is_file() and target.parent.name == "checkpoints" else target
-    return {**_row(folder, root), "run": name}
+def _run_folder(target: Path) -> Path:
+    """A served target's run folder (a checkpoint file's run is the folder above `checkpoints/`)."""
+    return target.parent.parent if target.is_file() and target.parent.name == "checkpoints" else target
 
 
-def trained_runs(root: Path, extra: dict[str, Path] | None = None) -> list[dict]:
-    """Every run folder under root that has checkpoints, newest first, each row read on its own; `extra` (served
-    from outside root, see `outside_root`) first, in place of a folder of root with the same name."""
+def listed_runs(root: Path, extra: dict[str, Path] | None = None) -> list[tuple[str, Path, bool]]:
+    """(name, run folder, served from outside root) of every run folder under root that has checkpoints, newest
+    first; `extra` (served from outside root, see `outside_root`) first, in place of a folder of root with the same
+    name."""
     extra = extra or {}
-    served = [_served_row(name, target, root) for name, target in extra.items()]
+    served = [(name, _run_folder(target), True) for name, target in extra.items()]
     try:
         folders = [p for p in root.iterdir() if p.is_dir() and (p / "checkpoints").is_dir() and p.name not in extra]
     except OSError:  # no runs folder yet, or one we cannot list
         return served
     folders.sort(key=_mtime, reverse=True)
-    return served + [_row(p, root) for p in folders]
+    return served + [(p.name, p, False) for p in folders]
+
+
+def trained_runs(root: Path, extra: dict[str, Path] | None = None) -> list[dict]:
+    """The rows of `listed_runs`, each read on its own (a served one under the name it is served by)."""
+    return [{**_row(folder, root), "run": name} if outside else _row(folder, root)
+            for name, folder, outside in listed_runs(root, extra)]
+
+
+def untrusted_runs(root: Path, extra: dict[str, Path] | None = None) -> list[Path]:
+    """The run folders (as this machine names them: what `digitlab trust` takes) among `listed_runs` whose model is
+    code not trusted here: the server answers 409 for them until they are trusted."""
+    return [folder for _, folder, _ in listed_runs(root, extra) if runs_untrusted_code(folder)]
 
 
 def run_detail(root: Path, folder: Path) -> dict:

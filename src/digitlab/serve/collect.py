@@ -1,16 +1,21 @@
 """Collect a person's own digits from the web page into a folder dataset (`digitlab serve --collect DIR`).
 
     Collector(root, limits).save(image bytes, label index) -> dict   DIR/<label>/<sha256 of the PNG>.png
-                           .undo() -> dict                           removes the last file this server saved
+                           .undo() -> dict                           undoes this server's last save
                            .state() -> dict                          counts per class, total, limits
+
+A drawing lives under one digit only: saving it again under another digit moves its file there (the latest label
+wins; the answer's `relabelled_from` names the digit it left), and an undo of that save moves it back.
 
 What keeps it safe: the server writes only inside DIR, and no name from the client decides a path: the label is
 an index into the ten digit classes (the folder is our own "0".."9"), the file name is the hash of the PNG that
 the server itself encodes from the decoded drawing (so only a valid grayscale PNG is ever written, and saving the
-same drawing twice keeps one file). A class folder that is a link out of DIR is refused; class folders are made
-by the first save and removed by the undo that empties them (a folder dataset refuses an empty class folder).
-Saves are atomic (digitlab.io: temporary name, fsync, rename) and serialized by one lock, so the bounds (bytes
-per image, files per class, files in all) hold under concurrent requests, and a reader never sees half a file.
+same drawing twice keeps one file, under the digit it was saved as last). A class folder that is a link out of
+DIR is refused (nor is a file in one ever moved); class folders are made by the first save and removed by the
+save or undo that empties them (a folder dataset refuses an empty class folder).
+Saves and moves are atomic (digitlab.io: temporary name, fsync, rename) and serialized by one lock, so the bounds (bytes
+per image, files per class, files in all) hold under concurrent requests (a relabel moves a file, so it counts
+against its new class but not again against the total), and a reader never sees half a file.
 The result is what `digitlab train --dataset folder --data-dir DIR` reads.
 """
 
@@ -28,7 +33,7 @@ from fastapi import HTTPException
 from PIL import Image
 
 from digitlab.errors import DataError
-from digitlab.io import atomic_write
+from digitlab.io import atomic_write, move
 from digitlab.preprocess import decode, to_mnist
 
 DIGITS = tuple(str(d) for d in range(10))
@@ -54,7 +59,8 @@ class Collector:
         self.root = self.root.resolve()
         self.limits = limits or CollectLimits()
         self._lock = threading.Lock()
-        self._saved: list[Path] = []  # this server's saves, newest last: what undo removes
+        self._saved: list[tuple[Path, Path | None]] = []  # this server's saves, newest last: (file, where a
+        # relabelled drawing was before, else None): what undo removes or moves back
 
     # ------------------------------------------------------------------------------------------------ reading
     def _folder(self, label: int) -> Path:
@@ -66,6 +72,18 @@ class Collector:
             raise HTTPException(status_code=409, detail=f"the class folder {DIGITS[label]} is a link out of the "
                                                         "collect folder; the server writes only inside it")
         return folder
+
+    def _copies(self, name: str, label: int) -> list[Path]:
+        """The file `name` in the other class folders (a drawing saved before under another digit); class folders
+        that are links are not ours and are left alone, as `_count` leaves them out."""
+        found = []
+        for digit in DIGITS:
+            folder = self.root / digit
+            if digit == DIGITS[label] or folder.is_symlink() or not folder.is_dir():
+                continue
+            if (folder / name).is_file():
+                found.append(folder / name)
+        return found
 
     def _count(self, name: str) -> int:
         folder = self.root / name
@@ -104,34 +122,63 @@ class Collector:
             folder = self._folder(label)
             target = folder / name
             rel = f"{folder.name}/{name}"
-            if target.exists():
-                return {"saved": False, "duplicate": True, "file": rel, "label": folder.name, **self.state()}
+            copies = self._copies(name, label)  # the same drawing under other digits: the latest label wins
+            moved_from = copies[0].parent.name if copies else None
+            if target.exists():  # (copies here only in a folder filled before relabelling moved files)
+                self._drop(copies)
+                return {"saved": False, "duplicate": True, "file": rel, "label": folder.name,
+                        "relabelled_from": moved_from, **self.state()}
             if self._count(folder.name) >= self.limits.max_per_class:
                 raise HTTPException(status_code=409, detail=f"class {folder.name} already has "
                                                             f"{self.limits.max_per_class:,} images (the limit per class)")
-            if sum(self.counts().values()) >= self.limits.max_total:
+            if not copies and sum(self.counts().values()) >= self.limits.max_total:  # a relabel adds no file
                 raise HTTPException(status_code=409, detail=f"the collect folder already has "
                                                             f"{self.limits.max_total:,} images (the limit)")
             folder.mkdir(exist_ok=True)  # only now: a refused save leaves no empty class folder behind
             try:
-                atomic_write(target, png)
+                if copies:  # one rename: the drawing is never under both digits, nor under neither
+                    move(copies[0], target)
+                else:
+                    atomic_write(target, png)
             except OSError as exc:  # e.g. a full disk: nothing half-written stays (digitlab.io), nor an empty folder
                 with contextlib.suppress(OSError):
                     folder.rmdir()
                 raise HTTPException(status_code=507, detail=f"could not save the drawing "
                                                             f"({exc.strerror or type(exc).__name__})") from None
-            self._saved.append(target)
-            return {"saved": True, "duplicate": False, "file": rel, "label": folder.name, **self.state()}
+            self._drop(copies)
+            self._saved.append((target, copies[0] if copies else None))
+            return {"saved": True, "duplicate": False, "file": rel, "label": folder.name,
+                    "relabelled_from": moved_from, **self.state()}
+
+    @staticmethod
+    def _drop(files: list[Path]) -> None:
+        """Remove what is left of these files (a moved one is gone already), and class folders they leave empty."""
+        for path in files:
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+            with contextlib.suppress(OSError):  # an empty class folder is no class: the dataset refuses it
+                path.parent.rmdir()
 
     def undo(self) -> dict:
         with self._lock:
             while self._saved:
-                last = self._saved.pop()
-                if last.exists():
-                    last.unlink()
-                    with contextlib.suppress(OSError):  # an empty class folder is no class: the dataset refuses it
-                        last.parent.rmdir()
-                    return {"undone": f"{last.parent.name}/{last.name}", "label": last.parent.name, **self.state()}
+                last, before = self._saved.pop()
+                if not last.exists():
+                    continue
+                rel = f"{last.parent.name}/{last.name}"
+                if before is None or before.exists():
+                    self._drop([last])
+                    return {"undone": rel, "label": last.parent.name, **self.state()}
+                back = self._folder(DIGITS.index(before.parent.name))  # a relabel: back where it was
+                back.mkdir(exist_ok=True)
+                try:
+                    move(last, back / last.name)
+                except OSError as exc:
+                    raise HTTPException(status_code=507, detail=f"could not move the drawing back "
+                                                                f"({exc.strerror or type(exc).__name__})") from None
+                self._drop([last])  # the folder it leaves, when empty
+                return {"undone": rel, "label": last.parent.name, "restored": f"{back.name}/{last.name}",
+                        **self.state()}
             raise HTTPException(status_code=409, detail="nothing to undo: no digit saved since the server started")
 
 

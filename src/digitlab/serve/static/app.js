@@ -200,7 +200,8 @@ function saveAs(label) {
     form.append("file", blob, "drawing.png");
     const saved = await collectRequest(`/api/collect?label=${label}`, form);
     if (!saved) return;
-    collectStatus.textContent = saved.saved ? `saved as ${saved.label} (${saved.file})` : `already saved as ${saved.label}`;
+    const moved = saved.relabelled_from != null ? `, relabelled from ${saved.relabelled_from}` : "";
+    collectStatus.textContent = (saved.saved ? `saved as ${saved.label} (${saved.file})` : `already saved as ${saved.label}`) + moved;
     clearPad();
     markPrediction(null);
   }, "image/png");
@@ -239,6 +240,6 @@ async function loadCollect() {
 savePredicted.addEventListener("click", () => { if (predictedIndex != null) saveAs(predictedIndex); });
 undoButton.addEventListener("click", async () => {
   const undone = await collectRequest("/api/collect/undo", null);
-  if (undone) collectStatus.textContent = `removed ${undone.undone}`;
+  if (undone) collectStatus.textContent = undone.restored ? `moved ${undone.undone} back to ${undone.restored}` : `removed ${undone.undone}`;
 });
 loadCollect();
