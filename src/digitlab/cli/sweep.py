@@ -56,7 +56,7 @@ class SweepProgress(SweepEvents):
     def on_trial_start(self, number: int, params: dict, run_dir: Path) -> None:
         self.progress.update(self.task, status=self._best_text() + f"  trial {number}: {_params_text(params)}")
 
-    def on_epoch(self, number: int, record) -> None:  # a records.EvalRecord
+    def on_epoch(self, number: int, record: EvalRecord) -> None:
         self.progress.update(self.task, status=self._best_text() + f"  trial {number} epoch {record.epoch}: "
                              f"{self.metric} {_value(getattr(record, self.metric, None), self.metric)}")
 

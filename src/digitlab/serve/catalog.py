@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import quote
 
 from digitlab import runs
@@ -67,18 +67,25 @@ def _run_folder(target: Path) -> Path:
     return target.parent.parent if target.is_file() and target.parent.name == "checkpoints" else target
 
 
-def listed_runs(root: Path, extra: dict[str, Path] | None = None) -> list[tuple[str, Path, bool]]:
-    """(name, run folder, served from outside root) of every run folder under root that has checkpoints, newest
-    first; `extra` (served from outside root, see `outside_root`) first, in place of a folder of root with the same
-    name."""
+class ListedRun(NamedTuple):
+    """A run the server offers: the name clients use, its folder on this machine, whether it lies outside root."""
+
+    name: str
+    folder: Path
+    outside: bool
+
+
+def listed_runs(root: Path, extra: dict[str, Path] | None = None) -> list[ListedRun]:
+    """Every run folder under root that has checkpoints, newest first; `extra` (served from outside root, see
+    `outside_root`) first, in place of a folder of root with the same name."""
     extra = extra or {}
-    served = [(name, _run_folder(target), True) for name, target in extra.items()]
+    served = [ListedRun(name, _run_folder(target), True) for name, target in extra.items()]
     try:
         folders = [p for p in root.iterdir() if p.is_dir() and (p / "checkpoints").is_dir() and p.name not in extra]
     except OSError:  # no runs folder yet, or one we cannot list
         return served
     folders.sort(key=_mtime, reverse=True)
-    return served + [(p.name, p, False) for p in folders]
+    return served + [ListedRun(p.name, p, False) for p in folders]
 
 
 def trained_runs(root: Path, extra: dict[str, Path] | None = None) -> list[dict]:
