@@ -19,6 +19,7 @@ from rich.table import Table
 from digitlab.cli.app import app
 from digitlab.cli.console import DATA_DIR_HELP, err, fmt, handle_errors, labelled, out, print_json, warn, warn_fallback
 from digitlab.errors import ConfigError, DigitlabError, TrainingInterrupted
+from digitlab.records import EvalRecord
 from digitlab.sweep.study import SweepEvents
 
 sweep_app = typer.Typer(help="Hyper-parameter sweeps with Optuna: vary config keys, train each trial, report the best.")
