@@ -19,7 +19,7 @@ def logged_run(root, name: str, batch_size: int, batches: int):
     folder.mkdir(parents=True)
     (folder / "config.toml").write_text(f'recipe = "quickstart"\n\n[train]\nbatch_size = {batch_size}\n')
     rows = records(2, batches=batches, log_every=5)
-    (folder / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    (folder / "metrics.jsonl").write_text("".join(json.dumps(r.to_json()) + "\n" for r in rows))
     return folder
 
 

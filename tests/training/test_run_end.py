@@ -126,3 +126,36 @@ def test_amp_trains_bf16_only_where_the_cpu_has_it_and_says_so(idx_dir, tmp_path
     assert ("no native bf16" in summary["precision_reason"]) is not native
     plain = train(make_config(idx_dir, "train.epochs=1", "train.max_steps=4"), run_dir=tmp_path / "p")
     assert plain["precision"] == "float32" and plain["precision_reason"] == "train.amp is off"
+
+
+def test_a_reporter_hears_the_records_the_run_folder_keeps(idx_dir, tmp_path):
+    """The Reporter receives typed records, the same ones metrics.jsonl and summary.json hold."""
+    from digitlab.records import EvalRecord, RunStart, RunSummary, StepRecord
+    from digitlab.training.report import Reporter
+
+    class Keeper(Reporter):
+        def __init__(self):
+            self.heard = []
+
+        def on_start(self, info):
+            self.heard.append(info)
+
+        def on_log(self, record):
+            self.heard.append(record)
+
+        def on_epoch_end(self, record):
+            self.heard.append(record)
+
+        def on_end(self, summary):
+            self.heard.append(summary)
+
+    keeper = Keeper()
+    summary = train(make_config(idx_dir, "train.epochs=2", "data.val_size=32"), run_dir=tmp_path / "r", reporter=keeper)
+    start, *records, end = keeper.heard
+    assert isinstance(start, RunStart) and start.run_dir == str(tmp_path / "r") and start.n_train == 224
+    assert isinstance(end, RunSummary) and end == summary
+    assert summary.final_val_acc is not None and summary.best_chosen_on == "val" and summary.epochs == 2
+    assert summary.to_json() == json.loads((tmp_path / "r" / "summary.json").read_text())
+    assert all(isinstance(r, (StepRecord, EvalRecord)) for r in records)
+    assert records == MetricsLog.read(tmp_path / "r" / "metrics.jsonl")  # what it heard is what the folder keeps
+    assert [r.epoch for r in records if r.kind == "epoch"] == [1, 2]
