@@ -27,40 +27,49 @@ from typing import Any, Union
 # ------------------------------------------------------------------------------------------ reading by field type
 
 
-def _accepts(value: Any, kind: type) -> Any:
-    """`value` if JSON gave it as `kind` (an int is a fine float; a bool is never a number), else None."""
+def _number(value: Any) -> float | None:
+    return float(value) if type(value) in (float, int) else None  # a bool is never a number
+
+
+def _integer(value: Any) -> int | None:
+    return value if type(value) is int else None
+
+
+def _reader(kind: type):
+    """value -> `value` if JSON gave it as `kind` (an int is a fine float; a bool is never a number), else None."""
     if kind is float:
-        return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+        return _number
     if kind is int:
-        return value if isinstance(value, int) and not isinstance(value, bool) else None
-    return value if isinstance(value, kind) else None
+        return _integer
+    return lambda value: value if isinstance(value, kind) else None
 
 
 @cache
-def _field_kinds(cls: type) -> tuple[tuple[str, type, bool], ...]:
-    """(name, base type, optional) per field of a record class, from its annotations (`float | None` -> float)."""
+def _field_readers(cls: type) -> tuple[tuple[tuple[str, Any, bool], ...], frozenset[str]]:
+    """Per field of a record class, (name, reader by its annotation (`float | None` -> float), optional); and the
+    names of all its fields."""
     hints = typing.get_type_hints(cls)
-    kinds = []
+    readers = []
     for f in fields(cls):
         if f.name == "extra":
             continue
         hint = hints[f.name]
         args = typing.get_args(hint) if typing.get_origin(hint) in (Union, types.UnionType) else (hint,)
         base = next(a for a in args if a is not type(None))
-        kinds.append((f.name, typing.get_origin(base) or base, type(None) in args))
-    return tuple(kinds)
+        readers.append((f.name, _reader(typing.get_origin(base) or base), type(None) in args))
+    return tuple(readers), frozenset(f.name for f in fields(cls))
 
 
 def _from_json(cls, obj: dict, **fixed: Any):
     """An instance of a record class from a JSON object: each named field read by its type, the rest to `extra`."""
+    readers, known = _field_readers(cls)
     values: dict[str, Any] = {}
-    for name, kind, optional in _field_kinds(cls):
+    for name, read, optional in readers:
         if name in fixed:
             continue
-        value = _accepts(obj.get(name), kind)
+        value = read(obj.get(name))
         if value is not None or optional:
             values[name] = value
-    known = {f.name for f in fields(cls)}
     extra = {k: v for k, v in obj.items() if k not in known}
     return cls(**values, **fixed, extra=extra)
 

@@ -28,7 +28,7 @@ from typing import Any
 from digitlab import paths
 from digitlab.errors import CheckpointError, ConfigError, DigitlabError
 from digitlab.io import atomic_write, read_limited, write_json
-from digitlab.records import Record, RunRow, RunSummary, read_record
+from digitlab.records import EvalRecord, Record, RunRow, RunSummary, StepRecord, read_record
 
 
 def new_run_dir(name: str | None, run_dir: str | os.PathLike | None, recipe: str) -> Path:
@@ -167,6 +167,15 @@ class MetricsLog:
         return [r for r in map(read_record, MetricsLog.objects(path)) if r is not None]
 
     @staticmethod
+    def evaluations_and_last_step(path: Path) -> tuple[list[EvalRecord], StepRecord | None]:
+        """The evaluation records and the last step record: what a table row needs, without typing every step of a
+        long log (a run logging each step holds ~1,000 step records per epoch)."""
+        objects = MetricsLog.objects(path)
+        evals = [r for r in (read_record(o) for o in objects if o.get("kind") != "step") if isinstance(r, EvalRecord)]
+        last = next((r for r in (read_record(o) for o in reversed(objects) if o.get("kind") == "step")), None)
+        return evals, last if isinstance(last, StepRecord) else None
+
+    @staticmethod
     def truncate_after(path: Path, step: int, epochs_done: int | None = None) -> None:
         """Drop records logged after `step` (steps a killed run did but its checkpoint doesn't hold).
 
@@ -218,9 +227,8 @@ def run_row(run_dir: Path) -> RunRow:
     written = json_or_empty(run_dir / "summary.json")
     summary = RunSummary.from_json(written)
     info = json_or_empty(run_dir / "run.json")
-    records = MetricsLog.read(run_dir / "metrics.jsonl")
-    epochs = [r for r in records if r.kind == "epoch"]
-    steps = [r for r in records if r.kind == "step"]
+    evals, last_step = MetricsLog.evaluations_and_last_step(run_dir / "metrics.jsonl")
+    epochs = [r for r in evals if r.kind == "epoch"]
     tested = [r.test_acc for r in epochs if r.test_acc is not None]
     trained = [r.train_loss for r in epochs if r.train_loss is not None]
 
@@ -243,7 +251,7 @@ def run_row(run_dir: Path) -> RunRow:
         final_test_loss=figure("final_test_loss", epochs[-1].test_loss if epochs else None),
         # the last epoch's mean training loss (the PyTorch course's "Epoch 3/20, Loss: 0.2412"); else the last
         # logged step's
-        final_train_loss=figure("final_train_loss", trained[-1] if trained else steps[-1].loss if steps else None),
+        final_train_loss=figure("final_train_loss", trained[-1] if trained else last_step.loss if last_step else None),
         train_seconds=summary.train_seconds,
         images_per_second=summary.images_per_second,
         data=_text(data.get("dataset")),
