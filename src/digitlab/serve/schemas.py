@@ -94,3 +94,12 @@ class CollectState(BaseModel):
     total: int | None = None
     can_undo: bool | None = None
     limits: dict[str, Any] | None = None
+    # a save's answer
+    saved: bool | None = Field(None, description="false: this drawing was already kept under this digit")
+    duplicate: bool | None = None
+    file: str | None = Field(None, description="where it is kept: LABEL/HASH.png inside the collect folder")
+    label: str | None = None
+    relabelled_from: str | None = Field(None, description="the digit it was kept under before this save, if another")
+    # an undo's answer
+    undone: str | None = Field(None, description="the file the undo took back")
+    restored: str | None = Field(None, description="a relabel's undo: where the drawing is kept again")
