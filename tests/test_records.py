@@ -9,12 +9,14 @@ from pathlib import Path
 import pytest
 
 from digitlab import runs
+from digitlab.errors import CheckpointError
 from digitlab.records import (
     CSV_COLUMNS,
     ROW_KEYS,
     EvalRecord,
     ImportSummary,
     RunRow,
+    RunStart,
     RunSummary,
     StepRecord,
     read_record,
@@ -128,10 +130,66 @@ def test_a_value_of_the_wrong_type_reads_as_missing(bad, tmp_path):
     assert runs_csv([row]).splitlines()[0] == ",".join(CSV_COLUMNS)
 
 
-def test_an_int_is_a_fine_float_and_a_float_never_an_int():
+def test_an_int_is_a_fine_float_and_a_whole_float_a_fine_int():
     assert EvalRecord.from_json({"kind": "epoch", "test_acc": 100}).test_acc == 100.0
     assert isinstance(EvalRecord.from_json({"kind": "epoch", "test_acc": 100}).test_acc, float)
     assert StepRecord.from_json({"kind": "step", "step": 2.5}).step == 0
+    whole = StepRecord.from_json({"kind": "step", "step": 20.0, "epoch": 1.0})  # a hand-edited or foreign file
+    assert (whole.step, whole.epoch) == (20, 1) and type(whole.step) is int
+    assert StepRecord.from_json({"kind": "step", "step": float("nan")}).step == 0
+
+
+def test_a_number_too_big_for_a_float_reads_as_missing_and_hides_no_run(tmp_path):
+    huge = 10**400
+    assert EvalRecord.from_json({"kind": "epoch", "test_acc": huge}).test_acc is None
+    root = tmp_path / "runs"
+    for name in ("good", "huge"):
+        shutil.copytree(OLD / "finished-val", root / name)
+    written = json.loads((root / "huge" / "summary.json").read_text())
+    (root / "huge" / "summary.json").write_text(json.dumps({**written, "best_test_acc": huge}))
+    with open(root / "huge" / "metrics.jsonl", "a") as fh:
+        fh.write(json.dumps({"kind": "epoch", "epoch": 3, "step": 30, "test_acc": huge}) + "\n")
+    rows = {r.run: r for r in runs.list_runs(root)}
+    assert rows["huge"].best_test_acc is None and rows["huge"].error is None
+    assert rows["good"].best_test_acc == written["best_test_acc"]
+
+
+@pytest.mark.parametrize("updated", [float("nan"), float("inf"), 1e300, -5, "yesterday"])
+def test_a_damaged_update_time_dates_the_row_by_its_folder(updated, tmp_path):
+    run = shutil.copytree(OLD / "finished-val", tmp_path / "r")
+    info = json.loads((run / "run.json").read_text())
+    (run / "run.json").write_text(json.dumps({**info, "updated": updated}))
+    row = runs.safe_run_row(run)
+    assert row.error is None and row.status == "finished" and row.date[:2] == "20"
+
+
+def test_json_nested_past_the_recursion_limit_is_damage_not_a_crash(tmp_path):
+    run = shutil.copytree(OLD / "finished-val", tmp_path / "r")
+    deep = "[" * 200_000 + "]" * 200_000
+    (run / "summary.json").write_text(deep)
+    with open(run / "metrics.jsonl", "a") as fh:
+        fh.write(deep + "\n")
+    row = runs.safe_run_row(run)  # the summary reads as absent, the deep line is skipped: the row comes from the log
+    assert row.error is None and row.final_test_acc == [r for r in old_lines("finished-val")
+                                                        if r["kind"] == "epoch"][-1]["test_acc"]
+    with pytest.raises(CheckpointError, match="damaged JSON"):
+        runs.read_json(run / "summary.json")
+
+
+def test_every_record_reads_as_the_dict_it_writes(tmp_path):
+    """For code written when records were dicts: a Reporter's record["loss"], `"key" in summary`, dict(row)."""
+    step = StepRecord(step=5, epoch=1, batch=4, batches=9, loss=0.5, lr=0.1, images_per_second=10.0)
+    assert step["loss"] == 0.5 and "loss_mean" not in step and step.get("loss_mean", 1) == 1
+    assert dict(step) == step.to_json() and {**step}["kind"] == "step" and json.dumps(dict(step))
+    summary = RunSummary.from_json(json.loads((OLD / "finished-val" / "summary.json").read_text()))
+    assert "final_test_acc" in summary and list(summary) == list(summary.to_json()) and len(summary) == len(summary.keys())
+    row = runs.run_row(shutil.copytree(OLD / "target", tmp_path / "target"))
+    assert row["run"] == "target" and row.get("error") is None and dict(row)["best_test_acc"] == row.best_test_acc
+    start = RunStart(run_dir="r", config=None, device="cpu", params=1, data={"dataset": "idx"}, threads=2,
+                     precision="float32", precision_reason="", update="after backward", update_reason="", n_train=1,
+                     n_test=1)
+    assert start["device"] == "cpu" and "resumed_at" not in start and start["notes"] == []
+    assert "resumed_at" in RunStart(**{**{f.name: getattr(start, f.name) for f in fields(start)}, "resumed_at": 3})
 
 
 @pytest.mark.parametrize("obj", [None, [], "step", {"kind": "note"}, {"step": 3}])

@@ -18,7 +18,7 @@ def compare_runs(targets: list[str | os.PathLike], plot_out: str | os.PathLike |
     if not targets:
         raise ConfigError("name at least one run folder to compare")
     folders = [runs.resolve_run(t) for t in targets]
-    rows = [runs.run_row(f) for f in folders]
+    rows = [runs.safe_run_row(f) for f in folders]  # a damaged run is listed as such, the others as usual
     if plot_out:
         plot_runs(folders, plot_out, rows, x=x)
     return sorted(rows, key=lambda r: -(r.best_test_acc if r.best_test_acc is not None else -1))
@@ -42,7 +42,7 @@ def plot_runs(folders: list[Path], out: str | os.PathLike, rows: list[RunRow] | 
 
     if x not in X_UNITS:
         raise ConfigError(f"--x {x}: choose {', '.join(X_UNITS)}")
-    rows = rows or [runs.run_row(f) for f in folders]
+    rows = rows or [runs.safe_run_row(f) for f in folders]
     series = [Series(f"{f.name} ({row.model})",
                      with_every_step(runs.MetricsLog.read(f / "metrics.jsonl"), steplosses.read_step_losses(f)),
                      batch_size(f) if x == "images" else 1) for f, row in zip(folders, rows)]

@@ -38,7 +38,8 @@ def with_every_step(records: Sequence[Record], losses: np.ndarray) -> list[Recor
     if not len(losses) or not batches:  # nothing kept, or no way to place steps in epochs (a damaged log)
         return list(records)
     logged = {r.step: r for r in records if r.kind == "step"}
-    steps = [replace(logged.get(i) or StepRecord(step=i, batches=batches), loss=float(value), every_step=True)
+    whole = round(batches) if float(batches).is_integer() else None  # else x_of places steps by the epoch records
+    steps = [replace(logged.get(i) or StepRecord(step=i, batches=whole), loss=float(value), every_step=True)
              for i, value in enumerate(losses, start=1) if np.isfinite(value)]
     others = [r for r in records if r.kind != "step"]
     return sorted(steps + others, key=lambda r: (r.step, r.kind != "step"))

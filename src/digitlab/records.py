@@ -13,13 +13,18 @@ Each file record has one `to_json` and one `from_json`, and nothing else reads o
 layouts still read: a key a file lacks is None (or the field's default), a value of the wrong type (a damaged or
 hand-edited file) reads as missing, and keys a record does not name are kept in `extra` and written back as they
 were, so a newer file read here loses nothing. Accuracies are percent (0-100), losses per sample, times in seconds.
+Each record is also a read-only mapping of its JSON (`record["loss"]`, `"test_acc" in record`, `dict(record)`), for
+code written when these were dicts (a user's Reporter, a notebook reading `digitlab.train(...)["final_test_acc"]`);
+digitlab itself reads attributes.
 This module imports nothing heavy: the inference side, the CLI and the server read records without torch.
 """
 
 from __future__ import annotations
 
+import math
 import types
 import typing
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, fields
 from functools import cache
 from typing import Any, Union
@@ -28,11 +33,22 @@ from typing import Any, Union
 
 
 def _number(value: Any) -> float | None:
-    return float(value) if type(value) in (float, int) else None  # a bool is never a number
+    if type(value) is float:
+        return value
+    if type(value) is int:  # a bool is never a number
+        try:
+            return float(value)
+        except OverflowError:  # an int JSON allows but a float cannot hold (a damaged file)
+            return None
+    return None
 
 
 def _integer(value: Any) -> int | None:
-    return value if type(value) is int else None
+    if type(value) is int:
+        return value
+    if type(value) is float and math.isfinite(value) and value.is_integer():  # 20.0: a hand-edited or foreign file
+        return int(value)
+    return None
 
 
 def _reader(kind: type):
@@ -87,11 +103,27 @@ def _to_json(record, skip_none: tuple[str, ...] = ()) -> dict:
     return {**out, **{k: v for k, v in record.extra.items() if k not in out}}
 
 
+class JsonView(Mapping):
+    """A record read as the JSON object it writes: a read-only mapping for code that still uses the dict form."""
+
+    def _view(self) -> dict:
+        return self.to_json()
+
+    def __getitem__(self, key: str) -> Any:
+        return self._view()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._view())
+
+    def __len__(self) -> int:
+        return len(self._view())
+
+
 # ------------------------------------------------------------------------------------------ metrics.jsonl
 
 
 @dataclass(frozen=True)
-class StepRecord:
+class StepRecord(JsonView):
     """A logged training step. step: global, 1-based; epoch: 1-based, in progress; batch: 0-based in the epoch."""
 
     step: int = 0
@@ -116,7 +148,7 @@ class StepRecord:
 
 
 @dataclass(frozen=True)
-class EvalRecord:
+class EvalRecord(JsonView):
     """An evaluation: kind "epoch" (the epoch `epoch` ended; train_loss, lr, train_seconds set) or "stop" (a
     --max-steps stop inside epoch `epoch`). Accuracies in percent; None where nothing was evaluated."""
 
@@ -164,7 +196,7 @@ def read_record(obj: Any) -> Record | None:
 
 
 @dataclass(frozen=True)
-class RunStart:
+class RunStart(JsonView):
     """What the loop tells a reporter before the first step: the header `digitlab train` prints."""
 
     run_dir: str
@@ -182,13 +214,19 @@ class RunStart:
     resumed_at: int | None = None  # the step a resumed run continues from
     notes: tuple[str, ...] = ()  # lines the header shows (the data split, a notice, the fine-tune's origin)
 
+    def _view(self) -> dict:  # the header as a dict (config stays the Config); resumed_at only when resumed
+        view = {f.name: getattr(self, f.name) for f in fields(self)}
+        if self.resumed_at is None:
+            view.pop("resumed_at")
+        return {**view, "notes": list(self.notes)}
+
 
 @dataclass(frozen=True)
-class RunSummary:
+class RunSummary(JsonView):
     """summary.json: how a run ended, its accuracies, timing and provenance (also what `digitlab.train` returns).
 
     An imported checkpoint's summary.json (interop) reads as one too, with status "imported" and its own keys in
-    `extra`. `summary["key"]` gives the summary.json value, for code written when this was a dict."""
+    `extra`."""
 
     run: str = ""
     run_dir: str = ""
@@ -241,24 +279,19 @@ class RunSummary:
     def from_json(cls, obj: dict) -> RunSummary:
         return _from_json(cls, obj)
 
-    def __getitem__(self, key: str) -> Any:
-        return self.to_json()[key]
-
-    def get(self, key: str, default: Any = None) -> Any:
-        return self.to_json().get(key, default)
 
 
 @dataclass(frozen=True)
-class ImportSummary:
+class ImportSummary(JsonView):
     """summary.json of a run made by `digitlab import-mindspore`: which model, how it was chosen, which tensors."""
 
-    run: str
-    run_dir: str
-    recipe: str
-    model: str
-    model_inferred: bool  # chosen from the file's parameter names (no --model)
-    params: int
-    imported_from: str  # the .ckpt file
+    run: str = ""
+    run_dir: str = ""
+    recipe: str = ""
+    model: str = ""
+    model_inferred: bool | None = None  # chosen from the file's parameter names (no --model)
+    params: int | None = None
+    imported_from: str = ""  # the .ckpt file
     mapped: list[str] = field(default_factory=list)  # digitlab's parameter names, each filled from the file
     unmapped: list[str] = field(default_factory=list)  # the file's names no parameter took
     finished_at: str = ""
@@ -275,15 +308,13 @@ class ImportSummary:
     def from_json(cls, obj: dict) -> ImportSummary:
         return _from_json(cls, obj)
 
-    def __getitem__(self, key: str) -> Any:
-        return self.to_json()[key]
 
 
 # ------------------------------------------------------------------------------------------ the runs table
 
 
 @dataclass(frozen=True)
-class RunRow:
+class RunRow(JsonView):
     """One run as a table row: from its summary when it finished, else from what it logged so far. `error` is set
     (and most values None) for a folder too damaged to read. date: "YYYY-MM-DD HH:MM", local time."""
 

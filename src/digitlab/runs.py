@@ -17,6 +17,7 @@ here too.
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import socket
@@ -71,7 +72,7 @@ def read_json(path: Path) -> dict:
         raise CheckpointError(f"{path}: not found")
     try:
         obj = json.loads(read_limited(path, MAX_JSON_BYTES, CheckpointError).decode("utf-8"))
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: nested thousands deep
         raise CheckpointError(f"{path}: damaged JSON") from None
     if not isinstance(obj, dict):
         raise CheckpointError(f"{path}: damaged JSON (not an object)")
@@ -155,8 +156,8 @@ class MetricsLog:
         for line in text.splitlines():
             try:
                 row = json.loads(line)
-            except ValueError:
-                continue  # a line cut by a kill, or damaged
+            except (ValueError, RecursionError):
+                continue  # a line cut by a kill, or damaged (RecursionError: nested thousands deep)
             if isinstance(row, dict):
                 rows.append(row)
         return rows
@@ -216,7 +217,7 @@ def weights_path(target: str | os.PathLike) -> Path:
 def json_or_empty(path: Path) -> dict:
     try:
         obj = json.loads(read_limited(path, MAX_JSON_BYTES, CheckpointError).decode("utf-8"))
-    except (CheckpointError, ValueError, UnicodeDecodeError):
+    except (CheckpointError, ValueError, UnicodeDecodeError, RecursionError):
         return {}
     return obj if isinstance(obj, dict) else {}
 
@@ -236,8 +237,9 @@ def run_row(run_dir: Path) -> RunRow:
         return getattr(summary, key) if key in written else logged
 
     data = summary.data or json_or_empty(run_dir / "data.json")
-    updated = info.get("updated")
-    when = updated if isinstance(updated, (int, float)) and not isinstance(updated, bool) else run_dir.stat().st_mtime
+    updated = info.get("updated")  # seconds since the epoch; a damaged value: the folder's own time
+    sane = type(updated) in (int, float) and math.isfinite(updated) and 0 <= updated < 1e11
+    when = updated if sane else run_dir.stat().st_mtime
     return RunRow(
         run=run_dir.name,
         path=str(run_dir),
@@ -283,7 +285,8 @@ def safe_run_row(run_dir: Path) -> RunRow:
     """run_row, or for a folder too damaged to read, a row marked "damaged" with the reason (others still list)."""
     try:
         return run_row(run_dir)
-    except (OSError, ValueError, TypeError, KeyError, AttributeError, CheckpointError) as exc:
+    except (OSError, ValueError, TypeError, KeyError, AttributeError, OverflowError, RecursionError,
+            CheckpointError) as exc:
         return RunRow(run=run_dir.name, path=str(run_dir), status="damaged", error=f"{type(exc).__name__}: {exc}")
 
 

@@ -53,6 +53,8 @@ class RunRow(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     run: str
+    trusted: bool | None = Field(None, description="false: its model is code not on this user's trust list (409 "
+                                                     "until `digitlab trust RUN`)")
     status: str | None = Field(None, description="running | finished | stopped | failed | interrupted | imported")
     recipe: str | None = None
     model: str | None = None
@@ -68,8 +70,6 @@ class RunRow(BaseModel):
     data_source: str | None = None
     fallback: bool | None = Field(None, description="true: the offline sample stood in for the data asked for")
     date: str | None = None
-    trusted: bool | None = Field(None, description="false: its model is code not on this user's trust list (409 "
-                                                     "until `digitlab trust RUN`)")
     error: str | None = None
 
 
