@@ -287,6 +287,7 @@ class ImportSummary(JsonView):
 
     run: str = ""
     run_dir: str = ""
+    status: str = "imported"
     recipe: str = ""
     model: str = ""
     model_inferred: bool | None = None  # chosen from the file's parameter names (no --model)
@@ -295,19 +296,14 @@ class ImportSummary(JsonView):
     mapped: list[str] = field(default_factory=list)  # digitlab's parameter names, each filled from the file
     unmapped: list[str] = field(default_factory=list)  # the file's names no parameter took
     finished_at: str = ""
-    status: str = "imported"
     extra: dict = field(default_factory=dict, compare=False)
 
     def to_json(self) -> dict:
-        out = _to_json(self)
-        order = ("run", "run_dir", "status", "recipe", "model", "model_inferred", "params", "imported_from", "mapped",
-                 "unmapped", "finished_at")  # as the first version wrote it
-        return {**{k: out[k] for k in order}, **out}
+        return _to_json(self)
 
     @classmethod
     def from_json(cls, obj: dict) -> ImportSummary:
         return _from_json(cls, obj)
-
 
 
 # ------------------------------------------------------------------------------------------ the runs table

@@ -251,6 +251,19 @@ def test_bad_csv_files(tmp_path):
         load_dataset("csv", tmp_path)
 
 
+@pytest.mark.parametrize("dataset", ["csv", "npz"])
+def test_a_pipe_or_a_device_as_the_table_is_refused_at_once(tmp_path, dataset):
+    """Read through io.read_limited: a named pipe nobody writes to never hangs, /dev/zero is never read to the end."""
+    fifo = tmp_path / f"fifo.{dataset}"
+    os.mkfifo(fifo)
+    with pytest.raises(DataError, match="named pipe, not a file saved on disk"):
+        load_dataset(dataset, fifo)
+    with pytest.raises(DataError, match="character device"):
+        load_dataset(dataset, Path("/dev/zero"))
+    with pytest.raises(DataError, match="no such file or folder"):
+        load_dataset(dataset, tmp_path / f"missing.{dataset}")
+
+
 # ------------------------------------------------------------------------------------------------ npz
 def test_keras_npz_loads_with_its_own_split(tmp_path):
     x, y = synthetic_digits(90, 4)

@@ -24,9 +24,11 @@ import numpy as np
 
 from digitlab.data.dataset import OwnData
 from digitlab.errors import DataError
+from digitlab.io import read_limited
 
 PIXELS = 28 * 28
 NPZ_KEYS = ("x_train", "y_train", "x_test", "y_test")
+MAX_TABLE_BYTES = 4 << 30  # Kaggle's train.csv is 76 MB, Keras's mnist.npz 11 MB
 
 
 @dataclass(frozen=True)
@@ -43,14 +45,12 @@ NPZ_WANTED = "expected Keras's mnist.npz (x_train, y_train, x_test, y_test)"
 
 
 def _read(path: Path, wanted: str) -> bytes:
-    try:
-        return path.read_bytes()
-    except FileNotFoundError:
-        raise DataError(f"{path}: file not found; {wanted}") from None
-    except IsADirectoryError:
-        raise DataError(f"{path}: is a folder, not a file; {wanted}") from None
-    except OSError as exc:
-        raise DataError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    """The file's bytes through the one bounded reader (a named pipe, a device or a folder refused at once, nothing
+    over MAX_TABLE_BYTES read); a missing file or a folder says what was wanted instead."""
+    def error(message: str) -> DataError:
+        return DataError(f"{message}; {wanted}" if message.endswith(("file not found", "not a file")) else message)
+
+    return read_limited(path, MAX_TABLE_BYTES, error)
 
 
 def _layout(first: list[str], path: Path, wanted: str) -> tuple[bool, bool]:
