@@ -118,6 +118,19 @@ def test_skipped_files_are_one_line_and_strict_refuses_them(tmp_path):
     assert "\n" not in str(exc.value)
 
 
+def test_a_pipe_a_device_or_a_link_loop_in_the_folder_is_skipped_not_read(tmp_path):
+    """A named pipe among the images hung the load (its open blocks); a link to /dev/zero never ended its read."""
+    root = write_folder(tmp_path / "d", n=60)
+    os.mkfifo(root / "3" / "pipe.png")
+    (root / "4" / "zero.png").symlink_to("/dev/zero")
+    (root / "5" / "gone.png").symlink_to(tmp_path / "nowhere.png")
+    (root / "6" / "loop").symlink_to(root / "6")
+    ds = load_dataset("folder", root)
+    assert len(ds.train_labels) + len(ds.test_labels) == 60 and ds.notice.count("\n") == 0
+    assert {s["file"] for s in ds.provenance()["skipped"]} == {"3/pipe.png", "4/zero.png", "5/gone.png"}
+    assert "not a regular file" in ds.notice
+
+
 @pytest.mark.parametrize("make,message", [
     (lambda r: (r / "empty").mkdir(), "empty: an empty class folder"),
     (lambda r: [p.unlink() for p in (r / "7").iterdir()] and (r / "7" / "x.txt").write_text("x"),

@@ -89,8 +89,11 @@ def scan(root: Path) -> tuple[list[Entry], list[str], list[tuple[str, str]]]:
         stray += loose
         names[part] = set(folders)
         for cls, folder in folders.items():
-            files = sorted(p for p in folder.rglob("*") if _visible(p, root) and not p.is_dir())
-            entries += [Entry(p, p.relative_to(root).as_posix(), cls, part) for p in files]
+            found = sorted(p for p in folder.rglob("*") if _visible(p, root) and not p.is_dir())
+            # a named pipe would hang its read, a device never end it: only regular files (or links to one) are read
+            stray += [(p.relative_to(root).as_posix(), "not a regular file (a named pipe, a device or a broken link)")
+                      for p in found if not p.is_file()]
+            entries += [Entry(p, p.relative_to(root).as_posix(), cls, part) for p in found if p.is_file()]
     classes = set().union(*names.values())
     if not classes:
         raise DataError(f"{root}: no class folders; put each class's images in a folder named by the class "
