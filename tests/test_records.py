@@ -44,7 +44,7 @@ def test_metrics_written_by_the_previous_version_round_trip_exactly(run):
         record = read_record(obj)
         assert record is not None and record.kind == obj["kind"]
         assert record.to_json() == obj and list(record.to_json()) == list(obj)
-    kinds = {r.kind for r in runs.MetricsLog.read(OLD / run / "metrics.jsonl")}
+    kinds = {r.kind for r in runs.MetricsLog.read(str(OLD / run / "metrics.jsonl"))}  # a str path, as run_dir is
     assert "step" in kinds and kinds & {"epoch", "stop"}
 
 
@@ -183,6 +183,8 @@ def test_every_record_reads_as_the_dict_it_writes(tmp_path):
     assert dict(step) == step.to_json() and {**step}["kind"] == "step" and json.dumps(dict(step))
     summary = RunSummary.from_json(json.loads((OLD / "finished-val" / "summary.json").read_text()))
     assert "final_test_acc" in summary and list(summary) == list(summary.to_json()) and len(summary) == len(summary.keys())
+    written = json.loads((OLD / "finished-val" / "summary.json").read_text())
+    assert summary == written and summary.copy() == written and summary != {**written, "epochs": 99}
     row = runs.run_row(shutil.copytree(OLD / "target", tmp_path / "target"))
     assert row["run"] == "target" and row.get("error") is None and dict(row)["best_test_acc"] == row.best_test_acc
     start = RunStart(run_dir="r", config=None, device="cpu", params=1, data={"dataset": "idx"}, threads=2,

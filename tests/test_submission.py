@@ -43,6 +43,18 @@ def test_submission_never_replaces_a_file_without_force(run, tmp_path):
     assert refused.exit_code != 0 and "--force" in refused.output and out.read_text() == "mine"
     assert runner.invoke(app, args + ["--force"]).exit_code == 0
     assert out.read_text().startswith("ImageId,Label\n1,")
+    (tmp_path / "link.csv").symlink_to(tmp_path / "gone.csv")  # a dangling link is somebody's name too
+    linked = runner.invoke(app, [*args[:-1], str(tmp_path / "link.csv")])
+    assert linked.exit_code != 0 and "--force" in linked.output and (tmp_path / "link.csv").is_symlink()
+
+
+def test_submission_never_replaces_its_own_input_even_with_force(run, tmp_path):
+    write_csv(tmp_path / "test.csv", n=5, labelled=False)
+    before = (tmp_path / "test.csv").read_bytes()
+    same = runner.invoke(app, ["predict", str(run), str(tmp_path / "test.csv"), "--submission",
+                               str(tmp_path / "." / "test.csv"), "--force"])
+    assert same.exit_code != 0 and "is the input CSV itself" in same.output
+    assert (tmp_path / "test.csv").read_bytes() == before
 
 
 def test_labelled_csv_reports_accuracy_and_bad_rows_are_one_line(run, tmp_path):

@@ -174,5 +174,5 @@ def refuse_overwrite(path: str | os.PathLike, force: bool, option: str) -> None:
     records and are redrawn.)"""
     from digitlab.errors import ConfigError
 
-    if not force and Path(path).exists():
+    if not force and (Path(path).exists() or Path(path).is_symlink()):  # a dangling link is somebody's too
         raise ConfigError(f"{option} {path}: file exists; choose another name or add --force to replace it")

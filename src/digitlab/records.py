@@ -29,18 +29,14 @@ from dataclasses import dataclass, field, fields
 from functools import cache
 from typing import Any, Union
 
-# ------------------------------------------------------------------------------------------ reading by field type
-
 
 def _number(value: Any) -> float | None:
-    if type(value) is float:
-        return value
     if type(value) is int:  # a bool is never a number
         try:
             return float(value)
         except OverflowError:  # an int JSON allows but a float cannot hold (a damaged file)
             return None
-    return None
+    return value if type(value) is float else None
 
 
 def _integer(value: Any) -> int | None:
@@ -53,11 +49,7 @@ def _integer(value: Any) -> int | None:
 
 def _reader(kind: type):
     """value -> `value` if JSON gave it as `kind` (an int is a fine float; a bool is never a number), else None."""
-    if kind is float:
-        return _number
-    if kind is int:
-        return _integer
-    return lambda value: value if isinstance(value, kind) else None
+    return {float: _number, int: _integer}.get(kind) or (lambda value: value if isinstance(value, kind) else None)
 
 
 @cache
@@ -118,11 +110,21 @@ class JsonView(Mapping):
     def __len__(self) -> int:
         return len(self._view())
 
+    def __eq__(self, other: object) -> bool:  # a record equals its own kind with the same JSON, or that JSON as a dict
+        if isinstance(other, JsonView):
+            return type(self) is type(other) and self._view() == other._view()
+        return self._view() == dict(other) if isinstance(other, Mapping) else NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]  (records hold dicts: as unhashable as the dicts they stand for)
+
+    def copy(self) -> dict:
+        return dict(self._view())
+
 
 # ------------------------------------------------------------------------------------------ metrics.jsonl
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class StepRecord(JsonView):
     """A logged training step. step: global, 1-based; epoch: 1-based, in progress; batch: 0-based in the epoch."""
 
@@ -147,7 +149,7 @@ class StepRecord(JsonView):
         return _from_json(cls, {k: v for k, v in obj.items() if k != "kind"})
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class EvalRecord(JsonView):
     """An evaluation: kind "epoch" (the epoch `epoch` ended; train_loss, lr, train_seconds set) or "stop" (a
     --max-steps stop inside epoch `epoch`). Accuracies in percent; None where nothing was evaluated."""
@@ -195,7 +197,7 @@ def read_record(obj: Any) -> Record | None:
 # ------------------------------------------------------------------------------------------ the run's start and end
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class RunStart(JsonView):
     """What the loop tells a reporter before the first step: the header `digitlab train` prints."""
 
@@ -221,7 +223,7 @@ class RunStart(JsonView):
         return {**view, "notes": list(self.notes)}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class RunSummary(JsonView):
     """summary.json: how a run ended, its accuracies, timing and provenance (also what `digitlab.train` returns).
 
@@ -281,7 +283,7 @@ class RunSummary(JsonView):
 
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class ImportSummary(JsonView):
     """summary.json of a run made by `digitlab import-mindspore`: which model, how it was chosen, which tensors."""
 
@@ -309,7 +311,7 @@ class ImportSummary(JsonView):
 # ------------------------------------------------------------------------------------------ the runs table
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class RunRow(JsonView):
     """One run as a table row: from its summary when it finished, else from what it logged so far. `error` is set
     (and most values None) for a folder too damaged to read. date: "YYYY-MM-DD HH:MM", local time."""

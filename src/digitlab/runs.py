@@ -146,8 +146,9 @@ class MetricsLog:
             self.fh = None
 
     @staticmethod
-    def objects(path: Path) -> list[dict]:
+    def objects(path: str | os.PathLike) -> list[dict]:
         """Every JSON object in the file, as written (lines cut by a kill or damaged are skipped)."""
+        path = Path(path)
         if not path.exists():
             return []
         rows = []
@@ -163,12 +164,12 @@ class MetricsLog:
         return rows
 
     @staticmethod
-    def read(path: Path) -> list[Record]:
+    def read(path: str | os.PathLike) -> list[Record]:
         """The step and evaluation records, oldest first (objects of other kinds are skipped)."""
         return [r for r in map(read_record, MetricsLog.objects(path)) if r is not None]
 
     @staticmethod
-    def evaluations_and_last_step(path: Path) -> tuple[list[EvalRecord], StepRecord | None]:
+    def evaluations_and_last_step(path: str | os.PathLike) -> tuple[list[EvalRecord], StepRecord | None]:
         """The evaluation records and the last step record: what a table row needs, without typing every step of a
         long log (a run logging each step holds ~1,000 step records per epoch)."""
         objects = MetricsLog.objects(path)

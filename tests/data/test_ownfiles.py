@@ -264,6 +264,29 @@ def test_bad_csv_files(tmp_path):
         load_dataset("csv", tmp_path)
 
 
+def test_the_likely_csv_mistakes_say_what_to_do(tmp_path):
+    """Values scaled to 0-1, another separator, every cell quoted (accepted), a header alone."""
+    from digitlab.data.tabular import read_csv
+
+    scaled = tmp_path / "scaled.csv"
+    scaled.write_text(",".join(["0.5"] * 784) + "\n")
+    with pytest.raises(DataError, match=r"line 1: pixel values must be whole numbers 0-255, not '0.5'.*multiply by 255"):
+        read_csv(scaled)
+    semi = tmp_path / "semi.csv"
+    semi.write_text(";".join(["0"] * 784) + "\n")
+    with pytest.raises(DataError, match="separated by ';', not commas"):
+        read_csv(semi)
+    x, y = write_csv(tmp_path / "plain.csv", n=20)
+    quoted = tmp_path / "quoted.csv"
+    quoted.write_text("".join(",".join(f'"{c}"' for c in line.split(",")) + "\n"
+                              for line in (tmp_path / "plain.csv").read_text().splitlines()))
+    table = read_csv(quoted)
+    assert np.array_equal(table.images, x) and np.array_equal(table.labels, y)
+    (tmp_path / "header.csv").write_text("label," + ",".join(f"pixel{i}" for i in range(784)) + "\n")
+    with pytest.raises(DataError, match="a header but no rows; it needs one row of 784 pixel values per image"):
+        read_csv(tmp_path / "header.csv")
+
+
 @pytest.mark.parametrize("dataset", ["csv", "npz"])
 def test_a_pipe_or_a_device_as_the_table_is_refused_at_once(tmp_path, dataset):
     """Read through io.read_limited: a named pipe nobody writes to never hangs, /dev/zero is never read to the end."""

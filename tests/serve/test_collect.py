@@ -238,3 +238,30 @@ def test_a_relabel_that_fails_leaves_the_drawing_where_it_was(collect, monkeypat
     assert failed.status_code == 507 and "Permission denied" in failed.json()["detail"]
     monkeypatch.undo()
     assert files(root) == [first["file"]] and not (root / "5").exists()
+
+
+def test_a_file_where_a_class_folder_goes_is_a_409_not_a_500(collect):
+    client, root = collect()
+    assert client.post("/api/collect?label=1", files={"file": ("d", drawing(1))}).status_code == 200
+    (root / "7").write_bytes(b"somebody's file")
+    taken = client.post("/api/collect?label=7", files={"file": ("d", drawing(2))})
+    assert taken.status_code == 409 and "a file named 7" in taken.json()["detail"]
+    assert (root / "7").read_bytes() == b"somebody's file" and files(root) == ["1/" + os.listdir(root / "1")[0], "7"]
+    relabel = client.post("/api/collect?label=7", files={"file": ("d", drawing(1))})  # a relabel into it: refused,
+    assert relabel.status_code == 409 and len(os.listdir(root / "1")) == 1            # the drawing stays a 1
+
+
+def test_a_folder_named_like_a_drawing_is_not_counted(collect):
+    client, root = collect(max_per_class=1)
+    (root / "2" / "x.png").mkdir(parents=True)
+    saved = client.post("/api/collect?label=2", files={"file": ("d", drawing(1))})
+    assert saved.status_code == 200 and saved.json()["counts"]["2"] == 1
+
+
+def test_a_refused_relabel_says_the_drawing_stays(collect):
+    client, root = collect(max_per_class=1)
+    assert client.post("/api/collect?label=1", files={"file": ("d", drawing(1))}).status_code == 200
+    assert client.post("/api/collect?label=2", files={"file": ("d", drawing(2))}).status_code == 200
+    full = client.post("/api/collect?label=2", files={"file": ("d", drawing(1))})
+    assert full.status_code == 409 and full.json()["detail"].endswith("1 image (the limit per class); "
+                                                                       "the drawing stays under 1")

@@ -74,3 +74,10 @@ def test_a_shipped_sweep_file_under_command_line_options():
 def test_an_unresolved_request_is_refused():
     with pytest.raises(ValueError, match=r"\.over\(sweep_file\)"):
         new_sweep_from(SweepRequest(params=("optim.lr=log:1e-3:1e-1",)))
+
+
+def test_zero_trials_stay_zero_to_be_refused_not_the_default(tmp_path):
+    assert SweepRequest(trials=0).over(None).trials == 0
+    with pytest.raises(Exception, match="at least one trial"):
+        new_sweep_from(SweepRequest(params=("optim.lr=0.01,0.1",), trials=0, root=tmp_path, name="zero").over(None))
+    assert not (tmp_path / "zero").exists()

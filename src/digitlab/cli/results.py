@@ -149,6 +149,8 @@ def kaggle_submission(target: Path, paths: list[Path], submission: Path, force: 
     if submission.is_dir():
         raise DigitlabError(f"--submission {submission}: a folder; --submission names the answer file to write, "
                             "e.g. --submission submission.csv")
+    if submission.resolve() == Path(source).resolve():  # even with --force: the answers would replace the questions
+        raise DigitlabError(f"--submission {submission}: is the input CSV itself; name another file for the answers")
     refuse_overwrite(submission, force, "--submission")
     result = predict_csv(target, source, device)
     atomic_write(submission, submission_csv(result["labels"]))

@@ -64,7 +64,21 @@ def _layout(first: list[str], path: Path, wanted: str) -> tuple[bool, bool]:
         return True, True
     if len(cells) == PIXELS and cells[0].startswith("pixel"):
         return True, False
+    if len(cells) in (PIXELS, PIXELS + 1) and all(_is_number(c) for c in cells):  # numbers, not a header
+        shown = next(c for c in cells if not c.lstrip("-").isdigit())
+        raise DataError(f"{path} line 1: pixel values must be whole numbers 0-255, not {shown[:20]!r} (values scaled "
+                        "to 0-1: multiply by 255 and round before saving)")
+    if len(cells) == 1 and (sep := next((c for c in (";", "\t", "|") if c in first[0]), None)):
+        raise DataError(f"{path} line 1: values separated by {sep!r}, not commas; save it as a comma-separated CSV")
     raise DataError(f"{path} line 1: a header of {len(cells)} columns starting {first[0][:20]!r}; {wanted}")
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _first_bad_line(lines: list[bytes], start: int, width: int, labelled: bool, n_classes: int, path: Path) -> str:
@@ -108,10 +122,12 @@ def read_csv(path: Path, n_classes: int = 10, wanted: str = CSV_WANTED) -> Table
     header, labelled = _layout(first, path, wanted)
     start = 1 if header else 0
     if len(lines) == start:
-        raise DataError(f"{path}: a header but no rows")
+        raise DataError(f"{path}: a header but no rows; it needs one row of {PIXELS} pixel values per image")
     width = PIXELS + labelled
+    body = b"\n".join(lines[start:])
+    body = body.replace(b'"', b"") if b'"' in body else body  # every cell quoted (some exporters): numbers all the same
     try:
-        table = np.loadtxt(io.BytesIO(b"\n".join(lines[start:])), delimiter=",", dtype=np.int64, ndmin=2)
+        table = np.loadtxt(io.BytesIO(body), delimiter=",", dtype=np.int64, ndmin=2)
         ok = table.shape[1] == width and len(table) == sum(1 for raw in lines[start:] if raw.strip())
         ok = ok and table[:, labelled:].min() >= 0 and table[:, labelled:].max() <= 255
         ok = ok and (not labelled or (table[:, 0].min() >= 0 and table[:, 0].max() < n_classes))

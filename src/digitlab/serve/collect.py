@@ -89,7 +89,7 @@ class Collector:
         folder = self.root / name
         if folder.is_symlink() or not folder.is_dir():
             return 0
-        return sum(1 for p in folder.iterdir() if p.suffix == ".png" and not p.name.startswith("."))
+        return sum(1 for p in folder.iterdir() if p.suffix == ".png" and not p.name.startswith(".") and p.is_file())
 
     def counts(self) -> dict[str, int]:
         return {name: self._count(name) for name in DIGITS}
@@ -129,17 +129,23 @@ class Collector:
                 return {"saved": False, "duplicate": True, "file": rel, "label": folder.name,
                         "relabelled_from": moved_from, **self.state()}
             if self._count(folder.name) >= self.limits.max_per_class:
+                kept = f"; the drawing stays under {moved_from}" if moved_from else ""
                 raise HTTPException(status_code=409, detail=f"class {folder.name} already has "
-                                                            f"{self.limits.max_per_class:,} images (the limit per class)")
+                                                            f"{self.limits.max_per_class:,} image"
+                                                            f"{'s' if self.limits.max_per_class != 1 else ''} (the limit "
+                                                            f"per class){kept}")
             if not copies and sum(self.counts().values()) >= self.limits.max_total:  # a relabel adds no file
                 raise HTTPException(status_code=409, detail=f"the collect folder already has "
                                                             f"{self.limits.max_total:,} images (the limit)")
-            folder.mkdir(exist_ok=True)  # only now: a refused save leaves no empty class folder behind
             try:
+                folder.mkdir(exist_ok=True)  # only now: a refused save leaves no empty class folder behind
                 if copies:  # one rename: the drawing is never under both digits, nor under neither
                     move(copies[0], target)
                 else:
                     atomic_write(target, png)
+            except (FileExistsError, NotADirectoryError):  # the class's name is taken by a file in the folder
+                raise HTTPException(status_code=409, detail=f"the collect folder holds a file named {folder.name}, "
+                                                            "where that class's folder goes; move it away") from None
             except OSError as exc:  # e.g. a full disk: nothing half-written stays (digitlab.io), nor an empty folder
                 with contextlib.suppress(OSError):
                     folder.rmdir()
@@ -170,9 +176,12 @@ class Collector:
                     self._drop([last])
                     return {"undone": rel, "label": last.parent.name, **self.state()}
                 back = self._folder(DIGITS.index(before.parent.name))  # a relabel: back where it was
-                back.mkdir(exist_ok=True)
                 try:
+                    back.mkdir(exist_ok=True)
                     move(last, back / last.name)
+                except (FileExistsError, NotADirectoryError):
+                    raise HTTPException(status_code=409, detail=f"the collect folder holds a file named {back.name}, "
+                                                                "where that class's folder goes; move it away") from None
                 except OSError as exc:
                     raise HTTPException(status_code=507, detail=f"could not move the drawing back "
                                                                 f"({exc.strerror or type(exc).__name__})") from None

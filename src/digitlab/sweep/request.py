@@ -53,7 +53,8 @@ class SweepRequest:
         file_params = tuple(sweep_file.params) if sweep_file else ()
         given = {param_key(p) for p in self.params}
         sampler = self.sampler or settings.get("sampler", DEFAULTS["sampler"])
-        trials = self.trials or settings.get("trials") or (GRID_TRIALS if sampler == "grid" else DEFAULT_TRIALS)
+        trials = self.trials if self.trials is not None else settings.get("trials")  # 0 is refused later, not 20
+        trials = trials if trials is not None else (GRID_TRIALS if sampler == "grid" else DEFAULT_TRIALS)
         return replace(
             self,
             recipe=self.recipe or settings.get("recipe", DEFAULTS["recipe"]),
