@@ -122,6 +122,19 @@ def test_bad_references(ref, message, tmp_path, monkeypatch):
         build.source_code(ModelConfig(name=ref))
 
 
+def test_a_file_no_program_could_be_is_refused_before_it_is_read(tmp_path):
+    """Through io.read_limited: a 20 GB (sparse) file is not read into memory; bytes that are not UTF-8 say so."""
+    big = tmp_path / "big.py"
+    with open(big, "wb") as fh:
+        fh.truncate(20 << 30)
+    with pytest.raises(ConfigError, match=r"--model .*big.py:Net: .*over the 16 MB limit"):
+        build.source_code(ModelConfig(name=f"{big}:Net"))
+    latin = tmp_path / "latin.py"
+    latin.write_bytes("# caf\xe9\nclass Net: pass\n".encode("latin-1"))
+    with pytest.raises(ConfigError, match="is not UTF-8 text; save your Python file as UTF-8"):
+        build.source_code(ModelConfig(name=f"{latin}:Net"))
+
+
 def test_recorded_code_is_checked_against_its_sha256(net_file):
     from digitlab.contract import UserCode
 

@@ -32,10 +32,12 @@ import torch.nn as nn
 
 from digitlab.contract import OUTPUT_KINDS, UserCode
 from digitlab.errors import ConfigError
+from digitlab.io import read_limited
 from digitlab.models import trust
 from digitlab.models.edited import changed_since_import
 
 PORTING_DOC = "docs/own-network.md"  # the porting table from MindSpore's nn.Cell to PyTorch's nn.Module
+MAX_SOURCE_BYTES = 16 << 20  # a network's Python file: a few KB; a bigger "source" is no program to run
 _LOADED: dict[str, Callable[..., Any]] = {}  # key (sha256, or id for sourceless objects) -> class / factory
 _OBJECT_CODES: dict[str, UserCode] = {}  # ref -> the code of an object handed to digitlab.train in this process
 _NAMED: set[str] = set()  # sha256 of code this process read from a file the user named (theirs to run)
@@ -75,10 +77,11 @@ def read_code(ref: str, args: dict[str, Any]) -> UserCode:
         if spec is None or not spec.origin or not spec.origin.endswith(".py"):
             raise ConfigError(f"--model {ref}: no Python module '{where}' on the path; give FILE.py:Name instead")
         path, package = Path(spec.origin), spec.parent or ""
+    raw = read_limited(path, MAX_SOURCE_BYTES, lambda problem: ConfigError(f"--model {ref}: {problem}"))
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"--model {ref}: cannot read {path} ({getattr(exc, 'strerror', None) or exc})") from None
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError(f"--model {ref}: {path} is not UTF-8 text; save your Python file as UTF-8") from None
     code = UserCode(ref=ref, attr=attr, file=str(path.resolve()), package=package, text=text,
                     sha256=hashlib.sha256(text.encode()).hexdigest(), args=dict(args))
     _NAMED.add(code.sha256)
