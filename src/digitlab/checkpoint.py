@@ -29,7 +29,7 @@ from safetensors.torch import save as st_save
 
 from digitlab.contract import CheckpointInfo
 from digitlab.errors import CheckpointError
-from digitlab.io import atomic_write, read_limited
+from digitlab.io import atomic_write, check_regular, read_limited
 
 FORMAT = "digitlab-checkpoint/1"
 RESUME_FORMAT = "digitlab-resume/1"
@@ -175,6 +175,7 @@ def _resume_meta(meta: dict[str, str], path: Path) -> dict[str, Any]:
 
 def _header_metadata(path: Path) -> dict[str, str]:
     """A safetensors file's metadata, read from its header alone (no tensors are loaded)."""
+    check_regular(path, MAX_CHECKPOINT_BYTES, CheckpointError)  # safetensors would block on a named pipe
     try:
         with safe_open(str(path), framework="pt") as fh:
             return fh.metadata() or {}
@@ -187,6 +188,7 @@ def _header_metadata(path: Path) -> dict[str, str]:
 def read_shapes(path: str | os.PathLike) -> dict[str, tuple[int, ...]]:
     """A weights checkpoint's tensor names and shapes, in file order, from its header alone (no tensors loaded)."""
     path = Path(path)
+    check_regular(path, MAX_CHECKPOINT_BYTES, CheckpointError)
     try:
         with safe_open(str(path), framework="pt") as fh:
             return {k: tuple(fh.get_slice(k).get_shape()) for k in fh.keys()}  # noqa: SIM118 - safe_open has no iter

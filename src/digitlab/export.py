@@ -100,6 +100,7 @@ def export_model(target: str | os.PathLike, fmt: str, out: str | os.PathLike, n_
     form = FORMATS[fmt]
     out = Path(out)
     refuse_overwrite(out, force, "--out")
+    refuse_overwrite(out.with_name(out.name + ".json"), force, "--out's sidecar")  # written beside it, same rule
     if form.accept is not None:  # from the header, before the weights load: a model of your own is refused here too
         form.accept(read_info(weights_path(target)), read_shapes(weights_path(target)))
     model, ckpt = load_model(target, "cpu")

@@ -105,10 +105,10 @@ def _limit_text(limit: int) -> str:
     return f"{limit / MB / 1024:g} GB" if limit >= 1024 * MB else f"{limit / MB:g} MB"
 
 
-def read_limited(path: str | os.PathLike, limit: int, error: Callable[[str], Exception]) -> bytes:
-    """The bytes of a file a person named, never more than `limit`, whatever the file is: a device (/dev/zero), a
-    named pipe nobody writes to, a socket or a folder is refused at once (opened non-blocking, so nothing hangs), and
-    a regular file is read only up to `limit` + 1 bytes (its size may be wrong: /proc, a file still growing).
+def open_regular(path: str | os.PathLike, limit: int, error: Callable[[str], Exception]) -> int:
+    """A read-only descriptor of a file a person named, once it is known to be a regular file of at most `limit`
+    bytes: a device (/dev/zero), a named pipe nobody writes to, a socket or a folder is refused at once (opened
+    non-blocking, so nothing hangs), and so is a file whose size is over the limit (nothing of it read).
     Every failure is `error(one line)` naming the file."""
     path = Path(path)
     try:
@@ -119,13 +119,36 @@ def read_limited(path: str | os.PathLike, limit: int, error: Callable[[str], Exc
         raise error(f"{path}: is a folder, not a file") from None
     except OSError as exc:
         raise error(f"{path}: cannot read ({exc.strerror or exc})") from None
-    mode = os.fstat(fd).st_mode
-    if not stat.S_ISREG(mode):
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode):
         os.close(fd)
-        if stat.S_ISDIR(mode):  # Linux opens a folder read-only without complaint
+        if stat.S_ISDIR(st.st_mode):  # Linux opens a folder read-only without complaint
             raise error(f"{path}: is a folder, not a file")
-        kind = next((name for test, name in _NOT_REGULAR if test(mode)), "not a regular file")
+        kind = next((name for test, name in _NOT_REGULAR if test(st.st_mode)), "not a regular file")
         raise error(f"{path}: is {kind}, not a file saved on disk; give the path of a regular file")
+    if st.st_size > limit:
+        os.close(fd)
+        raise error(f"{path}: over the {_limit_text(limit)} limit for this kind of file")
+    return fd
+
+
+def check_regular(path: str | os.PathLike, limit: int, error: Callable[[str], Exception]) -> os.stat_result:
+    """open_regular's checks for a reader that opens the file itself (safetensors reads only a header): the stat."""
+    fd = open_regular(path, limit, error)
+    try:
+        return os.fstat(fd)
+    finally:
+        os.close(fd)
+
+
+def read_limited(path: str | os.PathLike, limit: int, error: Callable[[str], Exception]) -> bytes:
+    """The bytes of a file a person named, never more than `limit`, whatever the file is (see open_regular); a
+    regular file is read only up to `limit` + 1 bytes, since its size may be wrong (/proc, a file still growing)."""
+    return read_open(open_regular(path, limit, error), path, limit, error)
+
+
+def read_open(fd: int, path: str | os.PathLike, limit: int, error: Callable[[str], Exception]) -> bytes:
+    """The bytes behind an open_regular descriptor (closed after), never more than `limit`."""
     with os.fdopen(fd, "rb", buffering=0) as fh:
         chunks, size = [], 0
         want = min(limit + 1, os.fstat(fd).st_size + 1)  # the whole file in one read; more only if it lied
@@ -174,5 +197,14 @@ def refuse_overwrite(path: str | os.PathLike, force: bool, option: str) -> None:
     records and are redrawn.)"""
     from digitlab.errors import ConfigError
 
-    if not force and (Path(path).exists() or Path(path).is_symlink()):  # a dangling link is somebody's too
+    path = Path(path)
+    if not force and (path.exists() or path.is_symlink()):  # a dangling link is somebody's too
         raise ConfigError(f"{option} {path}: file exists; choose another name or add --force to replace it")
+    try:
+        mode = path.stat().st_mode
+    except OSError:  # nothing there (or a dangling link, which --force may replace)
+        return
+    if not stat.S_ISREG(mode):  # not even with --force: replacing a pipe or a device node is never what was meant
+        kind = "a folder" if stat.S_ISDIR(mode) else next((name for test, name in _NOT_REGULAR if test(mode)),
+                                                          "not a regular file")
+        raise ConfigError(f"{option} {path}: is {kind}, not a file to replace; name a file for the output")

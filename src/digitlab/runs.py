@@ -32,12 +32,14 @@ from digitlab.io import atomic_write, read_limited, write_json
 from digitlab.records import EvalRecord, Record, RunRow, RunSummary, StepRecord, read_record
 
 
-def new_run_dir(name: str | None, run_dir: str | os.PathLike | None, recipe: str) -> Path:
-    """A fresh folder for a run; never reuses one that holds a run (nothing saved is ever overwritten)."""
+def new_run_dir(name: str | None, run_dir: str | os.PathLike | None, recipe: str, option: str = "--run-dir") -> Path:
+    """A fresh folder for a run; never reuses one that holds a run (nothing saved is ever overwritten). option: how
+    the command calls `run_dir` in its errors."""
     if run_dir:
         path = Path(run_dir)
         if path.exists() and any(path.iterdir()):
-            raise ConfigError(f"--run-dir {path}: folder exists and is not empty; choose another or --resume it")
+            raise ConfigError(f"{option} {path}: folder exists and is not empty; choose another"
+                              + (" or --resume it" if option == "--run-dir" else ""))
         path.mkdir(parents=True, exist_ok=True)
         return path
     root = paths.runs_root()

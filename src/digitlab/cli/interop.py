@@ -111,9 +111,18 @@ def serve_cmd(
     from digitlab.serve.limits import LOOPBACK_HOSTS, allowed_hosts
 
     if target is not None:
+        from digitlab.checkpoint import MAX_CHECKPOINT_BYTES
+        from digitlab.errors import CheckpointError
+        from digitlab.io import check_regular
         from digitlab.runs import weights_path
 
-        weights_path(target)  # a clear error now rather than on the first request
+        # a clear error now rather than on the first request (a named pipe would hang the model's load)
+        check_regular(weights_path(target), MAX_CHECKPOINT_BYTES, CheckpointError)
+    if runs_root is not None and (runs_root.exists() or runs_root.is_symlink()) and not runs_root.is_dir():
+        from digitlab.errors import DigitlabError
+
+        raise DigitlabError(f"--runs {runs_root}: not a folder; give the folder that holds the run folders "
+                            "(a missing one is fine: no runs yet)")
     if trust_code:
         from digitlab.models.trust import allow_for_process
 

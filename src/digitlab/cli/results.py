@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import typer
@@ -149,7 +150,7 @@ def kaggle_submission(target: Path, paths: list[Path], submission: Path, force: 
     if submission.is_dir():
         raise DigitlabError(f"--submission {submission}: a folder; --submission names the answer file to write, "
                             "e.g. --submission submission.csv")
-    if submission.resolve() == Path(source).resolve():  # even with --force: the answers would replace the questions
+    if os.path.realpath(submission) == os.path.realpath(source):  # even with --force: the answers would replace the input
         raise DigitlabError(f"--submission {submission}: is the input CSV itself; name another file for the answers")
     refuse_overwrite(submission, force, "--submission")
     result = predict_csv(target, source, device)

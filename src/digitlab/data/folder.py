@@ -32,7 +32,7 @@ from digitlab.data.dataset import OwnData
 from digitlab.data.verify import DigestCache
 from digitlab.errors import DataError, DigitlabError
 from digitlab.io import atomic_open, atomic_write
-from digitlab.preprocess import IMAGE_SUFFIXES, read_image, to_mnist
+from digitlab.preprocess import IMAGE_SUFFIXES, MAX_FILE_BYTES, read_image, to_mnist
 
 # Bump when predict's preprocessing changes what it makes of an image: every cached folder is then read again.
 PREPROCESS_VERSION = "preprocess-1"
@@ -114,6 +114,9 @@ def order_classes(names: set[str]) -> list[str]:
 def _sha256(path: Path) -> tuple[int, str]:
     h, size = hashlib.sha256(), 0
     try:
+        st = os.stat(path)
+        if st.st_size > MAX_FILE_BYTES:  # never read: no image that size is used (it is skipped as too large)
+            return st.st_size, f"over the limit: {st.st_size} bytes, changed {st.st_mtime_ns}"
         with open(path, "rb") as fh:
             while chunk := fh.read(1 << 20):
                 h.update(chunk)

@@ -25,7 +25,7 @@ from digitlab import paths
 from digitlab.data import idx
 from digitlab.data.catalog import DATASETS, STEMS, DatasetSpec
 from digitlab.errors import DataError
-from digitlab.io import atomic_write
+from digitlab.io import atomic_write, open_regular, read_open
 
 CACHE_NAME = "verified.json"
 
@@ -88,14 +88,9 @@ class DigestCache:
 
 
 def _read(path: Path) -> tuple[bytes, os.stat_result]:
-    try:
-        with open(path, "rb") as fh:
-            st = os.fstat(fh.fileno())  # the stat of exactly what is read
-            return fh.read(), st
-    except FileNotFoundError:
-        raise DataError(f"{path}: file not found") from None
-    except OSError as exc:
-        raise DataError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    fd = open_regular(path, idx.MAX_IDX_BYTES, DataError)  # a named pipe or a 20 GB file is refused, not read
+    st = os.fstat(fd)  # the stat of exactly what is read
+    return read_open(fd, path, idx.MAX_IDX_BYTES, DataError), st
 
 
 def inspect(path: str | os.PathLike, sha256: str | None, archive_md5: str | None, cache: DigestCache | None = None,

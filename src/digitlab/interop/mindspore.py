@@ -115,7 +115,7 @@ def import_checkpoint(path: str | os.PathLike, model_name: str | None, out: str 
     config = load_recipe(RECIPE_FOR_MODEL[model_name]).config
     spec = model_spec(model_name)
     out = Path(out)
-    folder = runs.new_run_dir(None, out, config.recipe)
+    folder = runs.new_run_dir(None, out, config.recipe, option="--out")
     # the seeds' MindSpore pipelines: MNIST, Rescale + Normalize with MNIST's statistics, resized to the model's input
     data = get_spec(config.data.dataset)
     pre = Preprocessing(dataset=data.name, input_size=spec.input_size, resize=spec.input_size, pad=0, mean=data.mean,

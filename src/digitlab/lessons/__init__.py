@@ -15,7 +15,7 @@ import os
 from pathlib import Path
 
 from digitlab.errors import ConfigError
-from digitlab.io import atomic_write, write_json
+from digitlab.io import atomic_write, blocking_file, write_json
 from digitlab.lessons import (
     autograd,
     cnn_basics,
@@ -101,6 +101,8 @@ def run_lesson(name: str, out_dir: str | os.PathLike | None = None, emit: Emit |
     seed = options.pop("seed", 0)
     device = pick_device(options.pop("device", "auto"))
     out = Path(out_dir) if out_dir is not None else Path("lessons") / name
+    if (blocker := blocking_file(out)) is not None:  # before the lesson runs, not after its last line
+        raise ConfigError(f"--out {out}: {blocker} is a file, not a folder; name a folder for the lesson's output")
     board = Board(out, emit, device)
     with seeded(seed), (one_thread() if lesson.small and device.type == "cpu" else contextlib.nullcontext()):
         figures = lesson.run(board, **options)

@@ -169,8 +169,8 @@ def load_callable(code: UserCode) -> Callable[..., Any]:
     key = _key(code)
     if key in _LOADED:
         return _LOADED[key]
-    if not code.text:
-        raise UserCodeError(f"{code.display}: {code.missing or 'no source recorded'}")
+    if not code.text and code.missing:  # a class typed in a notebook: nothing to run elsewhere (an empty file runs)
+        raise UserCodeError(f"{code.display}: {code.missing}")
     if code.sha256 not in _NAMED:  # recorded code (from a checkpoint): somebody else's program until trusted
         trust.require(code, code.display)
     filename = _filename(code)

@@ -21,6 +21,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from digitlab import config as cfgmod  # noqa: E402
 from digitlab import io  # noqa: E402
+from digitlab.errors import ConfigError  # noqa: E402
 from digitlab.runs import MetricsLog  # noqa: E402
 from digitlab.sweep.choices import METRICS, target_trials  # noqa: E402
 from digitlab.sweep.params import SweepSpec, apply_all  # noqa: E402
@@ -168,7 +169,11 @@ def best_config_toml(result: SweepResult) -> str:
     assert result.best is not None
     run_config = Path(result.folder) / result.best.run / "config.toml"
     if run_config.is_file():
-        text = run_config.read_text(encoding="utf-8")
+        raw = io.read_limited(run_config, cfgmod.MAX_TOML_BYTES, ConfigError)  # a trial's record: a few KB
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise ConfigError(f"{run_config}: not UTF-8 text; the trial's config.toml is damaged") from None
     else:  # the trial ran on another machine sharing the study (--storage): rebuild its config from ours
         _, base = load_sweep(result.folder)
         text = cfgmod.dumps(apply_all(base, result.spec.params, result.best.params))
