@@ -169,3 +169,16 @@ def test_a_lessons_out_that_is_a_file_is_refused_before_it_runs(tmp_path):
     result = invoke("lesson", "run", "linear-sweep", "--out", tmp_path / "afile")
     line = assert_one_line_error(result, "is a file, not a folder")
     assert line and not result.stdout.strip()  # refused before the lesson printed anything
+
+
+def test_an_idx_file_that_is_a_pipe_is_named_as_one_not_missing(tmp_path, idx_dir):
+    import shutil
+
+    folder = tmp_path / "digits"
+    shutil.copytree(idx_dir, folder)
+    target = next(p for p in folder.iterdir() if "t10k-images" in p.name)
+    target.unlink()
+    os.mkfifo(target)
+    proc = run_cli("train", "--dataset", "idx", "--data-dir", folder, "--max-steps", "2", timeout=60)
+    line = assert_one_line_error_proc(proc, "named pipe", target.name)
+    assert "missing" not in line

@@ -46,8 +46,9 @@ def find_in(folder: Path, roles: tuple[str, ...]) -> dict[str, Path]:
     found = {}
     for role in roles:
         for name in candidates(role):
-            if (folder / name).is_file():
-                found[role] = folder / name
+            path = folder / name
+            if path.exists() and not path.is_dir():  # a pipe or a device too: its reader then says what it is
+                found[role] = path
                 break
     return found
 

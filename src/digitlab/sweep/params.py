@@ -243,7 +243,7 @@ def load_sweep_file(name_or_path: str) -> SweepFile:
     bundled = _bundled()
     if name_or_path in bundled:
         origin, raw = f"sweep {name_or_path}", cfgmod.tomllib.loads(bundled[name_or_path].read_text(encoding="utf-8"))
-    elif Path(name_or_path).exists() or "/" in name_or_path or name_or_path.endswith(".toml"):
+    elif Path(name_or_path).exists():
         origin, raw = name_or_path, cfgmod.load_toml(name_or_path)  # a path: its own one-line error if it is no file
     else:
         raise ConfigError(f"--file {name_or_path}: no such file and no shipped sweep of that name; "

@@ -25,10 +25,10 @@ import torch
 import torch.nn as nn
 
 from digitlab import runs
-from digitlab.checkpoint import Checkpoint, load_state_checked, read_weights
+from digitlab.checkpoint import MAX_CHECKPOINT_BYTES, Checkpoint, load_state_checked, read_weights
 from digitlab.config import Config
-from digitlab.errors import ConfigError
-from digitlab.io import write_json
+from digitlab.errors import CheckpointError, ConfigError
+from digitlab.io import read_limited, write_json
 
 RECORD = "init_from.json"
 INHERITED_DATA = ("resize", "pad", "normalize")
@@ -65,7 +65,8 @@ def origin(init_from: str) -> Origin:
         ckpt = read_weights(path)
         run = path.parent.parent.name if path.parent.name == "checkpoints" else ""
         _READ.clear()  # one fine-tune at a time: keep no old checkpoints' tensors alive
-        _READ[key] = Origin(str(init_from), run, ckpt, hashlib.sha256(path.read_bytes()).hexdigest())
+        data = read_limited(path, MAX_CHECKPOINT_BYTES, CheckpointError)  # bounded, like the read before it
+        _READ[key] = Origin(str(init_from), run, ckpt, hashlib.sha256(data).hexdigest())
     return _READ[key]
 
 
