@@ -101,6 +101,11 @@ _NOT_REGULAR = ((stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block de
                 (stat.S_ISSOCK, "a socket"))
 
 
+def _not_regular(mode: int) -> str:
+    """What a path that is not a regular file is, for a message ("a named pipe", ...)."""
+    return next((name for test, name in _NOT_REGULAR if test(mode)), "not a regular file")
+
+
 def _limit_text(limit: int) -> str:
     return f"{limit / MB / 1024:g} GB" if limit >= 1024 * MB else f"{limit / MB:g} MB"
 
@@ -124,8 +129,7 @@ def open_regular(path: str | os.PathLike, limit: int, error: Callable[[str], Exc
         os.close(fd)
         if stat.S_ISDIR(st.st_mode):  # Linux opens a folder read-only without complaint
             raise error(f"{path}: is a folder, not a file")
-        kind = next((name for test, name in _NOT_REGULAR if test(st.st_mode)), "not a regular file")
-        raise error(f"{path}: is {kind}, not a file saved on disk; give the path of a regular file")
+        raise error(f"{path}: is {_not_regular(st.st_mode)}, not a file saved on disk; give the path of a regular file")
     if st.st_size > limit:
         os.close(fd)
         raise error(f"{path}: over the {_limit_text(limit)} limit for this kind of file")
@@ -205,6 +209,5 @@ def refuse_overwrite(path: str | os.PathLike, force: bool, option: str) -> None:
     except OSError:  # nothing there (or a dangling link, which --force may replace)
         return
     if not stat.S_ISREG(mode):  # not even with --force: replacing a pipe or a device node is never what was meant
-        kind = "a folder" if stat.S_ISDIR(mode) else next((name for test, name in _NOT_REGULAR if test(mode)),
-                                                          "not a regular file")
+        kind = "a folder" if stat.S_ISDIR(mode) else _not_regular(mode)
         raise ConfigError(f"{option} {path}: is {kind}, not a file to replace; name a file for the output")

@@ -158,7 +158,7 @@ class RunBook:
         evaluated = [r for r in self.history if isinstance(r, EvalRecord) and r.test_acc is not None]
         epochs = [r for r in self.history if r.kind == "epoch"]
         last = evaluated[-1] if evaluated else EvalRecord()
-        state, data, code = s.state, s.data, self.code
+        state, data, code, update = s.state, s.data, self.code, s.update_info()
         return RunSummary(
             run=self.run_dir.name,
             run_dir=str(self.run_dir),
@@ -185,8 +185,8 @@ class RunBook:
             threads=torch.get_num_threads(),
             precision=s.precision.dtype,
             precision_reason=s.precision.reason,
-            update=s.update_info().how,
-            update_reason=s.update_info().reason,
+            update=update.how,
+            update_reason=update.reason,
             seed=self.config.train.seed,
             batch_size=self.config.train.batch_size,
             optimizer=self.config.optim.name,
